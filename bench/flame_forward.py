@@ -1,0 +1,85 @@
+"""Batched FLAME forward time: the torch layer against a plain numpy loop, in the same run.
+
+    python bench/flame_forward.py [--model PATH] [--repeats 3]
+
+Uses the stand-in (built into a temporary folder) unless --model names a FLAME file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.spatial.transform import Rotation
+
+from flame import FLAME, FlameModel, load_model
+from flame.standin import build_standin
+
+
+def numpy_forward(model: FlameModel, shape: np.ndarray, expr: np.ndarray,
+                  pose: np.ndarray) -> np.ndarray:
+    """Reference LBS over a batch: shape (B, s), expr (B, e), pose (B, J, 3) -> (B, V, 3)."""
+    out = np.empty((len(shape), model.n_vertices, 3))
+    posedirs = model.posedirs.reshape(-1, model.posedirs.shape[2])
+    for b in range(len(shape)):
+        v = model.v_template + model.shapedirs[:, :, : shape.shape[1]] @ shape[b]
+        v = v + model.exprdirs[:, :, : expr.shape[1]] @ expr[b]
+        joints = model.j_regressor @ v
+        rot = Rotation.from_rotvec(pose[b]).as_matrix()
+        v = v + (posedirs @ (rot[1:] - np.eye(3)).ravel()).reshape(-1, 3)
+        world = []
+        for j, parent in enumerate(model.parents):
+            g = np.eye(4)
+            g[:3, :3] = rot[j]
+            g[:3, 3] = joints[j] - (joints[parent] if parent >= 0 else 0)
+            world.append(g if parent < 0 else world[parent] @ g)
+        skin = np.stack(world)
+        skin[:, :3, 3] -= np.einsum("jab,jb->ja", skin[:, :3, :3], joints)
+        blended = np.einsum("vj,jab->vab", model.weights, skin)
+        out[b] = np.einsum("vab,vb->va", blended[:, :3, :3], v) + blended[:, :3, 3]
+    return out
+
+
+def best_of(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        model = load_model(args.model or build_standin(tmp))
+    layer = FLAME(model)
+    rng = np.random.default_rng(0)
+    print(f"model: {model.n_vertices} vertices, torch threads {torch.get_num_threads()}")
+    print(f"{'batch':>6} {'torch ms':>10} {'numpy ms':>10} {'speed-up':>9} {'max diff m':>11}")
+    for batch in (1, 64, 512):
+        shape = rng.normal(size=(batch, 50))
+        expr = rng.normal(size=(batch, 20))
+        pose = rng.normal(scale=0.1, size=(batch, model.n_joints, 3))
+        args_t = [torch.tensor(a, dtype=torch.float32) for a in (shape, expr, pose)]
+        with torch.no_grad():
+            t_torch = best_of(lambda: layer(*args_t), args.repeats)  # noqa: B023
+            result = layer(*args_t).vertices.numpy()
+        ref_batch = min(batch, 64)
+        t_numpy = best_of(lambda: numpy_forward(model, shape[:ref_batch], expr[:ref_batch],  # noqa: B023
+                                                pose[:ref_batch]), 1) * batch / ref_batch
+        diff = np.abs(numpy_forward(model, shape[:2], expr[:2], pose[:2]) - result[:2]).max()
+        print(f"{batch:>6} {t_torch * 1e3:>10.1f} {t_numpy * 1e3:>10.1f} "
+              f"{t_numpy / t_torch:>8.1f}x {diff:>11.1e}")
+    print("numpy timed on min(batch, 64) samples and scaled linearly to the batch")
+
+
+if __name__ == "__main__":
+    main()
