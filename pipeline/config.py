@@ -1,0 +1,151 @@
+"""The build's settings as Luigi config sections, so each comes from a config file or the CLI.
+
+Section ``[build]`` sets class ``build`` below, and so on; the same key can be given on the
+command line as ``--build-out-dir DIR`` (Luigi's ``--<section>-<key>``). ``configs/default.cfg``
+is read unless ``LUIGI_CONFIG_PATH`` names another file (``configs/full.cfg``).
+:func:`validate` stops a build before any work on an unknown section or key, or a value of
+the wrong type, naming the file, section and key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+
+import luigi
+import luigi.configuration
+
+DATASETS = ("nphm", "facescape", "ava256")
+
+
+class build(luigi.Config):  # noqa: N801  (section name)
+    out_dir = luigi.Parameter(default="build", description="output directory of the build")
+    datasets = luigi.ListParameter(default=list(DATASETS), description="data sets to build")
+    seed = luigi.IntParameter(default=0, description="global seed of every random choice")
+    dask_scheduler = luigi.Parameter(
+        default="", description="tcp://host:port of a Dask scheduler; empty: a LocalCluster")
+    local_workers = luigi.IntParameter(default=2, description="LocalCluster worker processes")
+
+
+class model(luigi.Config):  # noqa: N801
+    flame_path = luigi.Parameter(
+        default="", description="a FLAME model pickle (generic_model.pkl / flame2023.pkl) with "
+        "head_template.obj, landmark_embedding.npy, FLAME_masks.pkl beside it; empty: stand-in")
+    ict_path = luigi.Parameter(default="", description="ict_facekit_light.npz for the stand-in")
+
+
+class data(luigi.Config):  # noqa: N801
+    nphm_root = luigi.Parameter(default="", description="NPHM root; empty: synthetic")
+    facescape_root = luigi.Parameter(default="", description="FaceScape TU models root")
+    facescape_mv_root = luigi.Parameter(default="", description="FaceScape multi-view root")
+    facescape_landmarks = luigi.Parameter(
+        default="", description="FaceScape toolkit landmark_indices.npz")
+    facescape_rt_scale = luigi.Parameter(
+        default="", description="FaceScape toolkit Rt_scale_dict.json")
+    ava256_root = luigi.Parameter(default="", description="Ava256 root; empty: synthetic")
+    ava256_face_topology = luigi.Parameter(default="", description="Ava256 face_topology.obj")
+    ava256_frames_per_segment = luigi.IntParameter(default=1)
+    synthetic_subjects = luigi.IntParameter(default=3)
+    synthetic_expressions = luigi.IntParameter(default=2)
+    synthetic_scan_vertices = luigi.IntParameter(default=30000)
+
+
+class registration(luigi.Config):  # noqa: N801
+    max_seconds = luigi.FloatParameter(default=120.0, description="per-scan time limit")
+    refine = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING)
+
+
+class render(luigi.Config):  # noqa: N801
+    resolution = luigi.IntParameter(default=512)
+    views_per_scan = luigi.IntParameter(default=8)
+    photo_views_per_scan = luigi.IntParameter(
+        default=2, description="calibrated photos used per scan where the data set has them")
+    samples_per_shard = luigi.IntParameter(default=64)
+    yaw_deg = luigi.FloatParameter(default=60.0)
+    pitch_deg = luigi.FloatParameter(default=25.0)
+    roll_deg = luigi.FloatParameter(default=10.0)
+
+
+class train(luigi.Config):  # noqa: N801
+    backbone = luigi.Parameter(default="tiny", description="tiny | vits14 | vitb14")
+    dino_checkpoint = luigi.Parameter(
+        default="", description="local Dinov2Model folder; empty: random init (said loudly)")
+    resolution = luigi.IntParameter(default=112)
+    batch_size = luigi.IntParameter(default=8)
+    steps = luigi.IntParameter(default=300)
+    device = luigi.Parameter(default="cpu")
+    holdout_fraction = luigi.FloatParameter(default=0.25)
+
+
+class fit(luigi.Config):  # noqa: N801
+    images = luigi.IntParameter(default=6, description="held-out test images to reconstruct")
+    resolution = luigi.IntParameter(default=256)
+    iterations = luigi.IntParameter(default=200)
+
+
+SECTIONS: dict[str, type[luigi.Config]] = {
+    cls.__name__: cls for cls in (build, model, data, registration, render, train, fit)
+}
+LUIGI_SECTIONS = {"core", "worker", "scheduler", "retcode", "email", "smtp", "logging",
+                  "resources", "task_history", "execution_summary", "batch_notifier", "hdfs",
+                  "DEFAULT"}
+
+
+class ConfigError(ValueError):
+    """An unknown section or key, or a value of the wrong type, in the build's config."""
+
+
+def config_files() -> list[str]:
+    """The config files Luigi has read, in order."""
+    parser = luigi.configuration.get_config()
+    return [p for p in parser._config_paths if Path(p).is_file()]
+
+
+def _where(section: str, key: str | None = None) -> str:
+    files = ", ".join(config_files()) or "(no config file)"
+    return f"[{section}]" + (f" {key}" if key else "") + f" in {files}"
+
+
+def validate(task_names: set[str] | None = None) -> None:
+    """Check every section and key of the loaded config; raise :class:`ConfigError` naming it."""
+    parser = luigi.configuration.get_config()
+    known_tasks = task_names or set()
+    for section in parser.sections():
+        if section in LUIGI_SECTIONS or section in known_tasks:
+            continue
+        if section not in SECTIONS:
+            close = difflib.get_close_matches(section, list(SECTIONS) + sorted(known_tasks), 1)
+            hint = f"; did you mean [{close[0]}]?" if close else ""
+            raise ConfigError(f"unknown section {_where(section)}{hint}")
+        params = dict(SECTIONS[section].get_params())
+        for key, raw in parser.items(section):
+            name = key.replace("-", "_")
+            if name not in params:
+                close = difflib.get_close_matches(name, list(params), 1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise ConfigError(f"unknown key {_where(section, key)}{hint}")
+            try:
+                params[name].parse(raw)
+            except (ValueError, TypeError, json.JSONDecodeError) as exc:
+                raise ConfigError(
+                    f"bad value {raw!r} for {_where(section, key)}: {exc}") from exc
+
+
+def section_values(section: type[luigi.Config]) -> dict:
+    """The resolved values of one section (file and command line), JSON-ready."""
+    instance = section()
+    return {name: _plain(getattr(instance, name)) for name, _ in section.get_params()}
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def config_hash(*parts: object) -> str:
+    """A short stable hash (16 hex) of JSON-able parts: the key of a keyed output."""
+    payload = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(payload).hexdigest()[:16]

@@ -1,0 +1,63 @@
+"""Register every scan of a data set to FLAME topology, per scan on Dask, keyed per scan."""
+
+from __future__ import annotations
+
+import time
+
+import luigi
+
+from pipeline.config import build, config_hash, section_values
+from pipeline.config import registration as registration_section
+from pipeline.dask_pool import dask_client, map_with_progress
+from pipeline.keyed import KeyedJsonTarget
+from pipeline.lock import hold_build_lock
+from pipeline.paths import out_dir, registration_dir, truth_dir
+from pipeline.sources import dataset_root, list_records, record_key
+from pipeline.tasks_data import PrepareModel, RawData
+from registration.worker import read_scan_status, register_record, summarise_dataset
+
+
+class RegisterDataset(luigi.Task):
+    """``<out>/registration/<dataset>/{<scan_id>/..., summary.json, quarantine.json}``.
+
+    A scan is registered again only when its files, the model or the registration settings
+    change; the summary's key covers all of them.
+    """
+
+    dataset = luigi.Parameter()
+
+    def requires(self) -> dict:
+        return {"model": PrepareModel(), "raw": RawData(dataset=self.dataset)}
+
+    def scan_keys(self) -> dict[str, tuple]:
+        """scan_id -> (record, key) for every scan currently listed."""
+        model_key = PrepareModel().output().key
+        settings = section_values(registration_section)
+        return {r.scan_id: (r, config_hash(settings, model_key, record_key(r)))
+                for r in list_records(self.dataset)}
+
+    def output(self) -> KeyedJsonTarget:
+        keys = sorted((scan_id, key) for scan_id, (_, key) in self.scan_keys().items())
+        return KeyedJsonTarget(registration_dir(self.dataset) / "summary.json",
+                               config_hash(self.dataset, keys))
+
+    def run(self) -> None:
+        hold_build_lock(out_dir())
+        start = time.perf_counter()
+        scans = self.scan_keys()
+        if not scans:
+            raise RuntimeError(f"{self.dataset}: no scans found under "
+                               f"{dataset_root(self.dataset) or 'the synthetic root'}")
+        folder = registration_dir(self.dataset)
+        todo = [(record, key) for record, key in scans.values()
+                if read_scan_status(folder / record.scan_id).get("key") != key]
+        settings = section_values(registration_section)
+        model_path = self.input()["model"].read()["model_path"]
+        with dask_client(build().dask_scheduler, build().local_workers) as client:
+            map_with_progress(client, register_record, todo, f"register {self.dataset}",
+                              model_path=model_path, out_dir=str(folder),
+                              truth_dir=str(truth_dir(self.dataset)), settings=settings)
+        summary = summarise_dataset(folder, [record.scan_id for record, _ in scans.values()])
+        summary.update(dataset=self.dataset, registered_now=len(todo),
+                       seconds=time.perf_counter() - start)
+        self.output().write(summary)

@@ -1,0 +1,79 @@
+"""Render every registered scan's views into HDF5 shards (per shard on Dask), then verify them."""
+
+from __future__ import annotations
+
+import time
+
+import luigi
+
+from pipeline.config import build, config_hash, section_values
+from pipeline.config import render as render_section
+from pipeline.dask_pool import dask_client, map_with_progress
+from pipeline.keyed import KeyedJsonTarget
+from pipeline.lock import hold_build_lock
+from pipeline.paths import out_dir, registration_dir, shards_dir
+from pipeline.sources import list_records
+from pipeline.tasks_data import PrepareModel
+from pipeline.tasks_register import RegisterDataset
+from rendering.worker import plan_shards, render_shard, stale_shards, write_dataset_manifest
+from shards.manifest import verify_folder
+
+
+class RenderDataset(luigi.Task):
+    """``<out>/shards/<dataset>/{shard-*.h5, manifest.json}``; only changed shards are rewritten.
+
+    ``render.json`` beside them records the task's key, counts and timing.
+    """
+
+    dataset = luigi.Parameter()
+
+    def requires(self) -> dict:
+        return {"model": PrepareModel(), "registration": RegisterDataset(dataset=self.dataset)}
+
+    def output(self) -> KeyedJsonTarget:
+        settings = section_values(render_section)
+        upstream = RegisterDataset(dataset=self.dataset).output().key
+        return KeyedJsonTarget(shards_dir(self.dataset) / "render.json",
+                               config_hash(settings, build().seed, upstream))
+
+    def run(self) -> None:
+        hold_build_lock(out_dir())
+        start = time.perf_counter()
+        settings = section_values(render_section)
+        registered = self.input()["registration"].read()["registered_ids"]
+        records = {r.scan_id: r for r in list_records(self.dataset)}
+        jobs = plan_shards(self.dataset, [records[i] for i in registered],
+                           registration_dir(self.dataset), shards_dir(self.dataset),
+                           settings=settings, seed=build().seed)
+        todo = stale_shards(jobs, shards_dir(self.dataset))
+        model_path = self.input()["model"].read()["model_path"]
+        with dask_client(build().dask_scheduler, build().local_workers) as client:
+            map_with_progress(client, render_shard, todo, f"render {self.dataset}",
+                              model_path=model_path)
+        manifest = write_dataset_manifest(shards_dir(self.dataset), jobs,
+                                          config_hash=self.output().key)
+        manifest.update(rendered_now=len(todo), seconds=time.perf_counter() - start)
+        self.output().write(manifest)
+
+
+class VerifyShards(luigi.Task):
+    """Every shard checked against the manifest (sha256, count, schema)."""
+
+    dataset = luigi.Parameter()
+
+    def requires(self) -> RenderDataset:
+        return RenderDataset(dataset=self.dataset)
+
+    def output(self) -> KeyedJsonTarget:
+        return KeyedJsonTarget(shards_dir(self.dataset) / "verified.json",
+                               self.requires().output().key)
+
+    def run(self) -> None:
+        hold_build_lock(out_dir())
+        start = time.perf_counter()
+        problems = verify_folder(shards_dir(self.dataset))
+        if problems:
+            raise RuntimeError(f"{shards_dir(self.dataset)}: shards failed verification:\n  "
+                               + "\n  ".join(problems))
+        self.output().write({"dataset": self.dataset, "problems": [],
+                             "seconds": time.perf_counter() - start})
