@@ -80,6 +80,17 @@ class FlameModel:
     def n_joints(self) -> int:
         return int(self.j_regressor.shape[0])
 
+    def vertex_uv(self) -> np.ndarray:
+        """One uv (V, 2) per vertex: that of the first face corner using it (uv has seams).
+
+        Raises ModelFileError when the model has no uv layout.
+        """
+        if self.vt is None or self.ft is None:
+            raise ModelFileError(f"{self.source}: no uv layout (head_template.obj) beside it")
+        index = np.zeros(self.n_vertices, dtype=np.int64)
+        index[self.faces[::-1].ravel()] = self.ft[::-1].ravel()
+        return self.vt[index]
+
     def summary(self) -> dict:
         """JSON-ready description (sizes, and which side files were found)."""
         return {

@@ -53,3 +53,13 @@ def test_jaw_weights_fall_off_over_the_chin_and_eyes_are_rigid(standin_model):
     assert ((jaw > 0.05) & (jaw < 0.95)).sum() > 100  # a smooth falloff, not a hard cut
     for name, joint in (("left_eyeball", 3), ("right_eyeball", 4)):
         np.testing.assert_array_equal(w[standin_model.masks[name], joint], 1.0)
+
+
+def test_vertex_uv_is_one_of_each_vertex_corner_uvs(standin_model):
+    uv = standin_model.vertex_uv()
+    assert uv.shape == (standin_model.n_vertices, 2)
+    f, c = 123, 1
+    vertex, corner_uvs = standin_model.faces[f, c], []
+    rows, cols = np.nonzero(standin_model.faces == vertex)
+    corner_uvs = standin_model.vt[standin_model.ft[rows, cols]]
+    assert np.any(np.all(np.isclose(corner_uvs, uv[vertex]), axis=1))
