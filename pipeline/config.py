@@ -53,8 +53,10 @@ class data(luigi.Config):  # noqa: N801
 
 
 class registration(luigi.Config):  # noqa: N801
-    max_seconds = luigi.FloatParameter(default=120.0, description="per-scan time limit")
-    refine = luigi.BoolParameter(default=True, parsing=luigi.BoolParameter.EXPLICIT_PARSING)
+    fit_points = luigi.IntParameter(default=3000, description="model vertices the fit matches")
+    icp_points = luigi.IntParameter(default=1500, description="vertices of the rigid start")
+    laplacian_weight = luigi.FloatParameter(
+        default=1.0, description="smoothness of the non-rigid refinement")
 
 
 class render(luigi.Config):  # noqa: N801

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from pipeline.config import config_hash, data
+from pipeline.keyed import read_json
 from pipeline.paths import raw_dir
 from scans import ScanRecord, list_scans
 
@@ -17,26 +18,20 @@ def dataset_root(dataset: str) -> Path | None:
 
 
 def adapter_options(dataset: str) -> dict:
-    """Adapter options from the ``[data]`` section (paths only the user can supply)."""
+    """Adapter options: from the ``[data]`` section for a real root, else the ones the
+    synthetic writer returned (recorded in ``<out>/raw/<dataset>/synthetic.json``)."""
+    if dataset_root(dataset) is None:
+        marker = raw_dir(dataset) / "synthetic.json"
+        return dict(read_json(marker)["written"]) if marker.is_file() else {}
     settings = data()
-    if dataset == "facescape":
-        options = {"mv_root": settings.facescape_mv_root or None,
-                   "rt_scale_path": settings.facescape_rt_scale or None,
-                   "landmark_indices_path": settings.facescape_landmarks or None}
-        if dataset_root(dataset) is None:
-            synthetic = raw_dir(dataset)
-            options = {"mv_root": synthetic / "fsmview",
-                       "rt_scale_path": synthetic / "Rt_scale_dict.json",
-                       "landmark_indices_path": synthetic / "landmark_indices.npz"}
-            return {k: str(v) for k, v in options.items()}
-        return {k: v for k, v in options.items() if v}
-    if dataset == "ava256":
-        topology = settings.ava256_face_topology or None
-        if dataset_root(dataset) is None:
-            topology = str(raw_dir(dataset) / "face_topology.obj")
-        return {"face_topology_path": topology,
-                "frames_per_segment": settings.ava256_frames_per_segment}
-    return {}
+    options = {
+        "facescape": {"mv_root": settings.facescape_mv_root,
+                      "rt_scale_path": settings.facescape_rt_scale,
+                      "landmark_indices_path": settings.facescape_landmarks},
+        "ava256": {"face_topology_path": settings.ava256_face_topology,
+                   "frames_per_segment": settings.ava256_frames_per_segment},
+    }.get(dataset, {})
+    return {key: value for key, value in options.items() if value not in ("", None)}
 
 
 def scan_root(dataset: str) -> Path:

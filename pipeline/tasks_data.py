@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -60,10 +61,13 @@ class SynthesizeDataset(luigi.Task):
         hold_build_lock(out_dir())
         start = time.perf_counter()
         settings = data()
+        for stale in (raw_dir(self.dataset), truth_dir(self.dataset)):
+            shutil.rmtree(stale, ignore_errors=True)  # written by this task only
         report = write_synthetic(
             self.dataset, raw_dir(self.dataset), truth_dir(self.dataset),
             subjects=settings.synthetic_subjects, expressions=settings.synthetic_expressions,
-            seed=build().seed, scan_vertices=settings.synthetic_scan_vertices)
+            seed=build().seed, scan_vertices=settings.synthetic_scan_vertices,
+            texture_tile=256, views=3, ict_path=model().ict_path or None)
         self.output().write({"dataset": self.dataset, "written": report,
                              "seconds": time.perf_counter() - start})
 

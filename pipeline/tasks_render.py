@@ -42,6 +42,7 @@ class RenderDataset(luigi.Task):
         settings = section_values(render_section)
         registered = self.input()["registration"].read()["registered_ids"]
         records = {r.scan_id: r for r in list_records(self.dataset)}
+        shards_dir(self.dataset).mkdir(parents=True, exist_ok=True)
         jobs = plan_shards(self.dataset, [records[i] for i in registered],
                            registration_dir(self.dataset), shards_dir(self.dataset),
                            settings=settings, seed=build().seed)

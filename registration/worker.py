@@ -1,0 +1,118 @@
+"""One scan, start to end (the Dask task of the registration stage): load the scan, register
+it, score it against ground truth where the data set has one, and write its folder.
+
+``<out>/<scan_id>/status.json`` is written last and names the key the scan was registered
+under, so a rebuild skips scans whose key is unchanged (quarantined ones included).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from flame import load_model
+from registration.errors import RegistrationError
+from registration.metrics import truth_error
+from registration.outputs import (
+    summarise,
+    vertex_distances_mm,
+    write_dataset_summary,
+    write_json,
+    write_registration,
+)
+from registration.register import PreparedModel, prepare_model, register_scan
+from registration.settings import RegistrationSettings
+from scans import ScanError, ScanRecord
+
+STATUS_FILE = "status.json"
+
+
+def read_scan_status(scan_dir: Path) -> dict:
+    """The scan's ``status.json`` ({} when missing or unreadable)."""
+    try:
+        return json.loads((Path(scan_dir) / STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+@lru_cache(maxsize=2)
+def _prepared(model_path: str, settings_json: str) -> PreparedModel:
+    """The linearised model, once per worker process."""
+    settings = RegistrationSettings(**json.loads(settings_json))
+    return prepare_model(load_model(model_path), settings)
+
+
+def settings_from(values: dict) -> RegistrationSettings:
+    """RegistrationSettings with the given fields replaced (unknown names: ValueError)."""
+    known = RegistrationSettings.__dataclass_fields__
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown registration settings {unknown}")
+    return RegistrationSettings(**values)
+
+
+def register_record(job: tuple[ScanRecord, str], model_path: str, out_dir: str,
+                    truth_dir: str, settings: dict) -> dict:
+    """Register one scan and write ``out_dir/<scan_id>/``; returns its status dict.
+
+    Parameters
+    ----------
+    job : (record, key): the scan and the key its outputs are written under
+    model_path : the FLAME model pickle
+    out_dir : the data set's registration folder
+    truth_dir : the data set's ground-truth folder (``<scan_id>/truth.npz``), may not exist
+    settings : RegistrationSettings fields to override
+
+    A scan that cannot be read or registered is quarantined: ``status.json`` holds the reason
+    and the other scans go on.
+    """
+    record, key = job
+    scan_dir = Path(out_dir) / record.scan_id
+    scan_dir.mkdir(parents=True, exist_ok=True)
+    reg_settings = settings_from(settings)
+    prepared = _prepared(model_path, json.dumps(reg_settings.to_json(), sort_keys=True))
+    try:
+        scan = record.load()
+        registration = register_scan(prepared, scan.verts_m, scan.faces, scan.landmarks_m,
+                                     reg_settings)
+    except (ScanError, RegistrationError) as exc:
+        status = {"key": key, "scan_id": record.scan_id, "status": "quarantined",
+                  "reason": f"{type(exc).__name__}: {exc}"}
+        write_json(scan_dir / STATUS_FILE, status)
+        return status
+    model = prepared.model
+    face_faces = model.faces[np.isin(model.faces, model.masks["face"]).all(axis=1)]
+    write_registration(scan_dir, registration, model.faces,
+                       vertex_distances_mm(registration.verts_m, scan.verts_m),
+                       draw_faces=face_faces)
+    status = {"key": key, "scan_id": record.scan_id, "status": "registered",
+              "metrics": registration.metrics}
+    truth_path = Path(truth_dir) / record.scan_id / "truth.npz"
+    if truth_path.is_file():
+        with np.load(truth_path) as truth:
+            true_verts = truth["verts_m"]
+        status["truth_error_mm"] = {
+            "model_fit": truth_error(registration.fit_verts_m, true_verts, prepared.face_ids),
+            "registered": truth_error(registration.verts_m, true_verts, prepared.face_ids)}
+    write_json(scan_dir / STATUS_FILE, status)
+    return status
+
+
+def summarise_dataset(out_dir: Path, scan_ids: list[str]) -> dict:
+    """Write the data set's ``summary.json`` and ``quarantine.json`` from the scans' status
+    files; returns the summary (with ``registered_ids``, the scans that have a mesh)."""
+    statuses = [read_scan_status(Path(out_dir) / scan_id) for scan_id in scan_ids]
+    registered = [s for s in statuses if s.get("status") == "registered"]
+    quarantined = [{"scan_id": s["scan_id"], "reason": s["reason"]}
+                   for s in statuses if s.get("status") == "quarantined"]
+    with_truth = [s for s in registered if "truth_error_mm" in s]
+    summary = summarise(
+        Path(out_dir).name, [s["metrics"] for s in registered], quarantined,
+        [s["truth_error_mm"]["model_fit"] for s in with_truth],
+        [s["truth_error_mm"]["registered"] for s in with_truth])
+    summary["registered_ids"] = [s["scan_id"] for s in registered]
+    write_dataset_summary(out_dir, summary, quarantined)
+    return summary

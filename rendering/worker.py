@@ -1,0 +1,224 @@
+"""One shard, start to end (the Dask task of the render stage): for each planned sample load
+the scan and its registration, pick the camera (sampled view or the data set's photo),
+render the maps, and write the shard.
+
+Geometry is rendered in the *model-aligned* frame: the scan frame rotated and shifted by the
+registration's similarity (``mesh = s R (FLAME + offsets) + t``), so yaw 0 is a frontal view
+and normals are in FLAME's frame; metric scale is kept. ``w2c`` of a sample maps that frame to
+the camera.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from flame import FlameModel, load_model
+from rendering.camera import Camera, ViewSampling, project
+from rendering.geometry import Surface, UVMesh
+from rendering.maps import render_maps_for_photo
+from rendering.photo import crop_box, crop_camera, crop_photo
+from rendering.renderer import Renderer
+from rendering.sample import render_sample
+from scans import ScanRecord
+from scans.meshio import read_ply
+from shards import ShardInfo, sample_rng, write_manifest, write_shard
+from shards.manifest import read_manifest
+
+PARAM_KEYS = ("shape", "expr", "pose", "transl", "scale")
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """One planned sample: a scan, its view index, and the photo it uses (None: sampled)."""
+
+    scan_id: str
+    view: int
+    photo: int | None
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """Everything one Dask task needs to write one shard (plain, picklable values)."""
+
+    dataset: str
+    path: str
+    samples: tuple[SampleSpec, ...]
+    records: dict[str, dict]
+    registration_dir: str
+    settings: dict
+    seed: int
+    key: str
+
+
+def _stable_hash(*parts: object) -> str:
+    payload = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def _registration_key(registration_dir: Path, scan_id: str) -> str:
+    with open(registration_dir / scan_id / "status.json") as stream:
+        return json.load(stream)["key"]
+
+
+def plan_shards(dataset: str, records: list[ScanRecord], registration_dir: Path,
+                shards_dir: Path, settings: dict, seed: int) -> list[ShardJob]:
+    """Split the samples of registered scans into shards of ``samples_per_shard``.
+
+    Each scan gives ``views_per_scan`` sampled views, then up to ``photo_views_per_scan`` of its
+    calibrated photos. Scans go in ``scan_id`` order, so a scan added at the end of a data
+    set changes only the last shards. Each shard's key hashes the render settings, the seed and
+    what its samples come from (scan, view, photo, registration key).
+    """
+    samples: list[SampleSpec] = []
+    for record in sorted(records, key=lambda r: r.scan_id):
+        views = settings["views_per_scan"]
+        samples += [SampleSpec(record.scan_id, v, None) for v in range(views)]
+        photos = min(settings["photo_views_per_scan"], record.n_photos)
+        samples += [SampleSpec(record.scan_id, views + p, p) for p in range(photos)]
+    size = settings["samples_per_shard"]
+    by_id = {r.scan_id: r for r in records}
+    reg_keys = {r.scan_id: _registration_key(registration_dir, r.scan_id) for r in records}
+    jobs = []
+    for index, start in enumerate(range(0, len(samples), size)):
+        chunk = tuple(samples[start:start + size])
+        sources = [(s.scan_id, s.view, s.photo, reg_keys[s.scan_id]) for s in chunk]
+        jobs.append(ShardJob(
+            dataset=dataset, path=str(shards_dir / f"shard-{index:05d}.h5"), samples=chunk,
+            records={s.scan_id: by_id[s.scan_id].to_json() for s in chunk},
+            registration_dir=str(registration_dir), settings=dict(settings), seed=seed,
+            key=_stable_hash(dataset, settings, seed, sources)))
+    return jobs
+
+
+def stale_shards(jobs: list[ShardJob], shards_dir: Path) -> list[ShardJob]:
+    """The jobs whose shard is missing or was written with another key (per the manifest)."""
+    try:
+        written = {r["name"]: r for r in read_manifest(shards_dir)["shards"]}
+    except (OSError, ValueError):
+        written = {}
+    stale = []
+    for job in jobs:
+        name = Path(job.path).name
+        record = written.get(name)
+        if record is None or record["config_hash"] != job.key or not Path(job.path).is_file():
+            stale.append(job)
+    return stale
+
+
+def write_dataset_manifest(shards_dir: Path, jobs: list[ShardJob], config_hash: str) -> dict:
+    """Write ``manifest.json`` for the planned shards (each read back from its sidecar record)
+    and remove shards no longer planned. Returns counts for the build summary."""
+    records = [json.loads(Path(job.path + ".json").read_text()) for job in jobs]
+    planned = {Path(job.path).name for job in jobs}
+    for leftover in shards_dir.glob("shard-*.h5"):
+        if leftover.name not in planned:
+            leftover.unlink()
+            leftover.with_name(leftover.name + ".json").unlink(missing_ok=True)
+    write_manifest(shards_dir, records, config_hash=config_hash)
+    return {"shards": len(records), "samples": sum(r["samples"] for r in records),
+            "bytes": sum(r["bytes"] for r in records), "config_hash": config_hash}
+
+
+@lru_cache(maxsize=2)
+def _renderer(size: int) -> Renderer:
+    """One EGL context per worker process and resolution, reused across tasks."""
+    return Renderer(size, size)
+
+
+@lru_cache(maxsize=2)
+def _model(model_path: str) -> FlameModel:
+    return load_model(model_path)
+
+
+def _aligned(points: np.ndarray, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
+    """Scan-frame points (N, 3) into the model-aligned frame: R^T (x - t)."""
+    return (points - translation) @ rotation
+
+
+def render_shard(job: ShardJob, model_path: str) -> dict:
+    """Render and write one shard; returns its manifest record (also written as a sidecar).
+
+    Parameters
+    ----------
+    job : from :func:`plan_shards`
+    model_path : the FLAME model the registrations used (uv layout and face mask)
+    """
+    model = _model(model_path)
+    size = int(job.settings["resolution"])
+    renderer = _renderer(size)
+    views = ViewSampling(width=size, height=size,
+                         yaw_deg=(-job.settings["yaw_deg"], job.settings["yaw_deg"]),
+                         pitch_deg=(-job.settings["pitch_deg"], job.settings["pitch_deg"]),
+                         roll_deg=(-job.settings["roll_deg"], job.settings["roll_deg"]))
+    face_mask = np.zeros(model.n_vertices, dtype=bool)
+    face_mask[model.masks.get("face", np.arange(model.n_vertices))] = True
+    registration_dir = Path(job.registration_dir)
+
+    def samples():
+        loaded: dict[str, tuple] = {}
+        for spec in job.samples:
+            if spec.scan_id not in loaded:
+                loaded.clear()  # samples come grouped by scan: keep one scan in memory
+                loaded[spec.scan_id] = _load_scan(job.records[spec.scan_id],
+                                                  registration_dir / spec.scan_id, model)
+            scan, surface, registered, params = loaded[spec.scan_id]
+            rng = sample_rng(job.seed, job.dataset, spec.scan_id, spec.view)
+            target = registered.verts_m[face_mask].mean(axis=0)
+            if spec.photo is None:
+                maps = render_sample(renderer, surface, registered, rng, target, views=views,
+                                     face_vertex_mask=face_mask)
+            else:
+                maps = _photo_sample(renderer, scan, surface, registered, params, spec.photo,
+                                     size, face_mask)
+            yield {**maps, **{k: params[k] for k in PARAM_KEYS},
+                   "dataset": job.dataset, "subject": scan.record.subject,
+                   "expression": scan.record.expression, "scan": spec.scan_id,
+                   "view": spec.view}
+
+    record = write_shard(job.path, samples(), len(job.samples), ShardInfo(config_hash=job.key))
+    record["sources"] = [asdict(s) for s in job.samples]
+    sidecar = Path(job.path + ".json")
+    tmp = sidecar.with_name(f".{sidecar.name}.tmp")
+    tmp.write_text(json.dumps(record, sort_keys=True))
+    tmp.replace(sidecar)
+    return record
+
+
+def _load_scan(record_json: dict, registration: Path, model: FlameModel) -> tuple:
+    """The scan, its surface and registered mesh in the model-aligned frame, and parameters."""
+    record = ScanRecord(**record_json)
+    scan = record.load()
+    with np.load(registration / "params.npz") as stored:
+        params = {k: np.asarray(stored[k], dtype=np.float32).reshape(-1) for k in PARAM_KEYS}
+        rotation, translation = stored["R"], stored["t"]
+    params["scale"] = params["scale"].reshape(())
+    registered_m = read_ply(registration / "mesh.ply").verts
+    surface = Surface(_aligned(scan.verts_m, rotation, translation), scan.faces,
+                      scan.vertex_colors)
+    registered = UVMesh(_aligned(registered_m, rotation, translation), model.faces, model.vt,
+                        model.ft)
+    return scan, surface, registered, {**params, "R": rotation, "t": translation}
+
+
+def _photo_sample(renderer: Renderer, scan, surface: Surface, registered: UVMesh, params: dict,
+                  photo_index: int, size: int, face_mask: np.ndarray) -> dict:
+    """Maps for one of the data set's calibrated photos: rgb is the (undistorted) photo."""
+    photo = scan.photos[photo_index]
+    aligned_to_scan = np.eye(4)
+    aligned_to_scan[:3, :3], aligned_to_scan[:3, 3] = params["R"], params["t"]
+    w2c = photo.w2c @ aligned_to_scan
+    full = Camera(K=photo.K, w2c=w2c, width=photo.width, height=photo.height)
+    box = crop_box(project(registered.verts_m[face_mask], full))
+    camera = crop_camera(photo.K, w2c, box, size)
+    rgb = crop_photo(photo.load(undistort=True), box, size)
+    maps = render_maps_for_photo(renderer, surface, registered, camera, rgb,
+                                 face_vertex_mask=face_mask)
+    maps["K"] = camera.K.astype(np.float32)
+    maps["w2c"] = camera.w2c.astype(np.float32)
+    return maps
