@@ -8,6 +8,7 @@ function of a stage package.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -26,12 +27,24 @@ def _read_default_config() -> None:
         parser.reload()
 
 
+class _SummaryOnly(logging.Filter):
+    """Of Luigi's INFO chatter keep the execution summary; warnings and errors pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or "Execution Summary" in str(record.msg)
+
+
 _read_default_config()
+logging.getLogger("luigi-interface").addFilter(_SummaryOnly())
 
 from pipeline.build import BuildAll, BuildDataset  # noqa: E402
 from pipeline.tasks_data import PrepareModel, RawData, SynthesizeDataset  # noqa: E402
 from pipeline.tasks_register import RegisterDataset  # noqa: E402
+from pipeline.tasks_fit import Evaluate  # noqa: E402
 from pipeline.tasks_render import RenderDataset, VerifyShards  # noqa: E402
+from pipeline.tasks_report import Report  # noqa: E402
+from pipeline.tasks_train import Train  # noqa: E402
 
-__all__ = ["BuildAll", "BuildDataset", "PrepareModel", "RawData", "RegisterDataset",
-           "RenderDataset", "SynthesizeDataset", "VerifyShards"]
+__all__ = ["BuildAll", "BuildDataset", "Evaluate", "PrepareModel", "RawData",
+           "RegisterDataset", "RenderDataset", "Report", "SynthesizeDataset", "Train",
+           "VerifyShards"]

@@ -83,7 +83,6 @@ class train(luigi.Config):  # noqa: N801
 
 class fit(luigi.Config):  # noqa: N801
     images = luigi.IntParameter(default=6, description="held-out test images to reconstruct")
-    resolution = luigi.IntParameter(default=256)
     iterations = luigi.IntParameter(default=200)
 
 

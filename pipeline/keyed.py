@@ -21,6 +21,7 @@ def write_json_atomic(path: Path, payload: dict) -> None:
     with os.fdopen(fd, "w") as stream:
         json.dump(payload, stream, indent=2, sort_keys=True, default=str)
         stream.write("\n")
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 

@@ -141,6 +141,13 @@ def _aligned(points: np.ndarray, rotation: np.ndarray, translation: np.ndarray) 
     return (points - translation) @ rotation
 
 
+def to_sample_frame(points_m: np.ndarray, registration_scan_dir: Path) -> np.ndarray:
+    """Points (N, 3) of a scan's frame (e.g. its ground truth) in the frame its samples'
+    ``w2c`` start from (the model-aligned frame of its registration)."""
+    with np.load(Path(registration_scan_dir) / "params.npz") as stored:
+        return _aligned(np.asarray(points_m), stored["R"], stored["t"])
+
+
 def render_shard(job: ShardJob, model_path: str) -> dict:
     """Render and write one shard; returns its manifest record (also written as a sidecar).
 

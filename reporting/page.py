@@ -26,6 +26,7 @@ def _atomic_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as stream:
         stream.write(text)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 

@@ -1,0 +1,130 @@
+"""The report's sections as HTML snippets, each from the JSON a pipeline stage wrote."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+
+from reporting.page import image, table
+from shards.contact_sheet import write_contact_sheet
+from shards.manifest import read_manifest
+
+
+def _flat(row: dict, prefix: str = "") -> dict:
+    """Nested dicts flattened to 'a.b' keys (numbers and short strings only)."""
+    out = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{name}."))
+        elif isinstance(value, int | float | str) or value is None:
+            out[name] = value
+    return out
+
+
+def rows_table(rows: dict[str, dict]) -> str:
+    """A table with one row per entry of ``rows`` and a column per (flattened) metric."""
+    flat = {name: _flat(row) for name, row in rows.items()}
+    columns = sorted({c for row in flat.values() for c in row})
+    return table(["", *columns], [[name, *(row.get(c) for c in columns)]
+                                  for name, row in flat.items()])
+
+
+def dataset_table(datasets: dict[str, dict]) -> str:
+    header = ["data set", "scans", "registered", "quarantined", "samples", "shards", "MB"]
+    rows = [[name, d["registration"]["scans"], d["registration"]["registered"],
+             d["quarantined"], d["samples"], d["shards"], d["bytes"] / 1e6]
+            for name, d in datasets.items()]
+    return table(header, rows)
+
+
+def quarantine_list(quarantine: dict[str, list]) -> str:
+    rows = [[dataset, q["scan_id"], q["reason"]] for dataset, qs in quarantine.items()
+            for q in qs]
+    if not rows:
+        return "<p>None: every scan was read and registered.</p>"
+    return table(["data set", "scan", "reason"], rows)
+
+
+def registration_table(registration: dict[str, dict]) -> str:
+    header = ["data set", "stage", "truth mean mm", "truth median mm", "truth P95 mm",
+              "mesh-to-scan mm", "s / scan"]
+    rows = []
+    for name, summary in registration.items():
+        truth = summary.get("truth_error_mm", {})
+        for stage in ("model_fit", "registered"):
+            error = truth.get(stage, {})
+            rows.append([name, stage, error.get("mean"), error.get("median"), error.get("p95"),
+                         summary.get("mesh_to_scan_mm_mean") if stage == "registered" else None,
+                         summary.get("seconds_per_scan")])
+    note = ("<p>Truth error: per-vertex distance to the ground-truth mesh over the FLAME face "
+            "region (synthetic data only); mesh-to-scan: distance to the scan.</p>")
+    return note + table(header, rows)
+
+
+def heatmaps(folders: dict[str, Path], registration: dict[str, dict], per_dataset: int = 2
+             ) -> str:
+    parts = []
+    for name, folder in folders.items():
+        for scan_id in registration[name].get("registered_ids", [])[:per_dataset]:
+            parts.append(image(folder / scan_id / "error.png", f"{name} / {scan_id}", 480))
+    return "".join(parts) or "<p>No registered scans.</p>"
+
+
+def contact_sheets(folders: dict[str, Path], out_dir: Path, seed: int, per_dataset: int = 3
+                   ) -> str:
+    """Contact sheets of random samples (seeded), written into ``out_dir``."""
+    parts = []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for name, folder in folders.items():
+        shard_records = read_manifest(folder)["shards"]
+        picks = [(r["name"], i) for r in shard_records for i in range(r["samples"])]
+        for index in sorted(rng.choice(len(picks), min(per_dataset, len(picks)),
+                                       replace=False)):
+            shard, sample = picks[index]
+            png = out_dir / f"{name}-{Path(shard).stem}-{sample}.png"
+            write_contact_sheet(folder / shard, sample, png)
+            parts.append(image(png, f"{name} / {shard} #{sample}"))
+    return "".join(parts)
+
+
+def training(table_rows: dict[str, dict], curves_png: Path) -> str:
+    note = ("<p>Held-out subjects. normal_* in degrees (pct_* = share of pixels under the "
+            "angle); uv_l1 in uv units; vertex_px = 2D position error of the vertices the "
+            "uv maps locate, in pixels. mean_baseline predicts the training set's mean normal "
+            "and uv everywhere.</p>")
+    return note + rows_table(table_rows) + image(curves_png, "loss curves", 640)
+
+
+def fitting(table_rows: dict, folder: Path) -> str:
+    note = ("<p>Reconstruction error in mm (ground truth to fitted mesh, face region, after "
+            f"{html.escape(str(table_rows.get('alignment')))} alignment on 7 landmarks). "
+            "oracle: fit from ground-truth maps; network: from the trained network's "
+            "predictions; landmarks: 2D landmarks and priors only.</p>")
+    pictures = "".join(image(folder / name, name, 800) for name in table_rows.get("overlays", []))
+    return note + rows_table(table_rows.get("rows", {})) + pictures
+
+
+def stage_timings(model: dict, registration: dict, render: dict, trained: dict,
+                  fitting_result: dict) -> dict[str, float]:
+    """Seconds each stage took in the run that produced its output."""
+    timings = {"model": model.get("seconds")}
+    for name in registration:
+        timings[f"register {name}"] = registration[name].get("seconds")
+        timings[f"render {name}"] = render[name].get("seconds")
+    timings["train"] = trained.get("seconds")
+    timings["fit and evaluate"] = fitting_result.get("seconds")
+    return timings
+
+
+def timings(values: dict[str, float]) -> str:
+    note = "<p>Seconds of the run that produced each output (an output reused as is keeps "\
+           "the time of the run that made it).</p>"
+    return note + table(["stage", "seconds"], list(values.items()))
+
+
+def hashes(values: dict[str, str]) -> str:
+    return table(["output", "key"], list(values.items()))
