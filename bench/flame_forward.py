@@ -72,9 +72,9 @@ def main() -> None:
         with torch.no_grad():
             t_torch = best_of(lambda: layer(*args_t), args.repeats)  # noqa: B023
             result = layer(*args_t).vertices.numpy()
-        ref_batch = min(batch, 64)
-        t_numpy = best_of(lambda: numpy_forward(model, shape[:ref_batch], expr[:ref_batch],  # noqa: B023
-                                                pose[:ref_batch]), 1) * batch / ref_batch
+        ref = min(batch, 64)
+        ref_args = (shape[:ref], expr[:ref], pose[:ref])
+        t_numpy = best_of(lambda: numpy_forward(model, *ref_args), 1) * batch / ref  # noqa: B023
         diff = np.abs(numpy_forward(model, shape[:2], expr[:2], pose[:2]) - result[:2]).max()
         print(f"{batch:>6} {t_torch * 1e3:>10.1f} {t_numpy * 1e3:>10.1f} "
               f"{t_numpy / t_torch:>8.1f}x {diff:>11.1e}")

@@ -39,8 +39,8 @@ logging.getLogger("luigi-interface").addFilter(_SummaryOnly())
 
 from pipeline.build import BuildAll, BuildDataset  # noqa: E402
 from pipeline.tasks_data import PrepareModel, RawData, SynthesizeDataset  # noqa: E402
-from pipeline.tasks_register import RegisterDataset  # noqa: E402
 from pipeline.tasks_fit import Evaluate  # noqa: E402
+from pipeline.tasks_register import RegisterDataset  # noqa: E402
 from pipeline.tasks_render import RenderDataset, VerifyShards  # noqa: E402
 from pipeline.tasks_report import Report  # noqa: E402
 from pipeline.tasks_train import Train  # noqa: E402

@@ -114,7 +114,7 @@ def validate(task_names: set[str] | None = None) -> None:
     parser = luigi.configuration.get_config()
     known_tasks = task_names or set()
     for section in parser.sections():
-        if section in LUIGI_SECTIONS or section in known_tasks:
+        if section in LUIGI_SECTIONS or (section in known_tasks and section not in SECTIONS):
             continue
         if section not in SECTIONS:
             close = difflib.get_close_matches(section, list(SECTIONS) + sorted(known_tasks), 1)

@@ -25,8 +25,10 @@ def _client(scheduler: str, local_workers: int) -> Client:
     if scheduler:
         client = Client(scheduler, timeout="30s")
     else:
+        # One thread per worker, for BLAS (Dask's default) and llvmpipe alike.
         cluster = LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=40)
+                               dashboard_address=":0", silence_logs=40,
+                               env={"LP_NUM_THREADS": "1"})
         client = Client(cluster)
     print(f"[dask] {key}: dashboard {client.dashboard_link}", file=sys.stderr, flush=True)
     _clients[key] = client

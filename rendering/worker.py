@@ -120,6 +120,8 @@ def write_dataset_manifest(shards_dir: Path, jobs: list[ShardJob], config_hash: 
         if leftover.name not in planned:
             leftover.unlink()
             leftover.with_name(leftover.name + ".json").unlink(missing_ok=True)
+    for orphan in shards_dir.glob(".shard-*.tmp*"):
+        orphan.unlink()  # left by a worker killed mid-write; every planned shard is complete
     write_manifest(shards_dir, records, config_hash=config_hash)
     return {"shards": len(records), "samples": sum(r["samples"] for r in records),
             "bytes": sum(r["bytes"] for r in records), "config_hash": config_hash}

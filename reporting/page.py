@@ -60,7 +60,8 @@ def image(path: Path, caption: str = "", width: int | None = None) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     size = f' width="{width}"' if width else ""
     cap = f"<br><small>{html.escape(caption)}</small>" if caption else ""
-    return f'<div><img src="data:image/png;base64,{data}"{size} alt="{html.escape(caption)}">{cap}</div>'
+    alt = html.escape(caption)
+    return f'<div><img src="data:image/png;base64,{data}"{size} alt="{alt}">{cap}</div>'
 
 
 def write_report(report_dir: Path, title: str, sections: list[tuple[str, str]],

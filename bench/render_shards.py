@@ -1,0 +1,222 @@
+"""Render + shard benchmark: samples/s rendered and written, codec size and read speed.
+
+Usage: ``python bench/render_shards.py [--samples 48] [--out bench/out]``
+
+Rates are per CPU-second of this process (all its threads), so that other load on the machine
+does not halve them; wall-clock rates are printed beside. Renders a ~97k-vertex scan-like
+head and the 14k-vertex registered stand-in (:func:`build_scene`)
+at 512x512 on one core (llvmpipe with LP_NUM_THREADS=1), writes the same samples with each
+codec and as a per-view folder (rgb.png, mask.png, normal/uv/depth .npy float32), and prints
+sizes and random-read rates (decoded to the ShardDataset item) with ratios against the folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("LP_NUM_THREADS", "1")  # one core for the rasteriser
+os.environ.setdefault("BLOSC_NTHREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import trimesh  # noqa: E402
+
+from flame.ict import load_ict, standin_triangles, standin_vertex_ids  # noqa: E402
+from rendering import Renderer, Surface, UVMesh, render_sample, vertex_normals  # noqa: E402
+from shards import ShardDataset, ShardInfo, sample_rng, write_shard  # noqa: E402
+from shards.codecs import CODECS, DEFAULT_CODEC  # noqa: E402
+
+SIZE = 512
+TOTAL_SAMPLES = 976_000
+
+
+def build_scene(max_edge_m: float = 0.0025) -> tuple[Surface, UVMesh, np.ndarray, np.ndarray]:
+    """A registered stand-in head and a ~100k-vertex scan-like surface.
+
+    The registered mesh is the FLAME-format stand-in topology (ICT face, head and neck,
+    eyeballs: 14,388 vertices) with ICT's uv squeezed into [0, 1]; the scan is the same head
+    subdivided to ~97k vertices, with fine bumps, a hair cap 8 mm above the scalp, and vertex
+    colours. Returns (scan, registered, face_vertex_mask (V,) bool, head centre (3,) m).
+    """
+    ict = load_ict()
+    ids = standin_vertex_ids(ict)
+    keep = standin_triangles(ict)
+    remap = np.full(len(ict.vertices), -1)
+    remap[ids] = np.arange(len(ids))
+    faces = remap[ict.faces[keep]]
+    verts = ict.vertices[ids]
+    vt_all = ict.uv / np.array([np.ceil(ict.uv[:, 0].max()), 1.0])
+    used_vt = np.unique(ict.faces_uv[keep])
+    vt_remap = np.full(len(vt_all), -1)
+    vt_remap[used_vt] = np.arange(len(used_vt))
+    registered = UVMesh(verts, faces, vt_all[used_vt], vt_remap[ict.faces_uv[keep]])
+    face_vertex_mask = np.isin(ids, ict.part_vertices("face"))
+
+    scan = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(verts, faces, max_edge=max_edge_m),
+                           process=True)
+    v = np.asarray(scan.vertices)
+    n = vertex_normals(v, scan.faces)
+    bumps = 0.0003 * np.sin(v[:, 0] * 900) * np.sin(v[:, 1] * 700)
+    scalp = (v[:, 1] > 0.09) & (v[:, 2] < 0.07)
+    v = v + n * (bumps + 0.008 * scalp)[:, None]
+    skin = np.array([205, 160, 135]) * (0.9 + 0.1 * np.sin(v[:, :1] * 300))
+    colours = np.where(scalp[:, None], np.array([70, 50, 35]), skin).clip(0, 255)
+    surface = Surface(v, np.asarray(scan.faces), colours.astype(np.uint8))
+    centre = np.array([0.0, 0.02, 0.03])
+    return surface, registered, face_vertex_mask, centre
+
+
+def _with_ids(maps: dict, view: int) -> dict:
+    maps.update(shape=np.zeros(300, np.float32), expr=np.zeros(100, np.float32),
+                pose=np.zeros(15, np.float32), transl=np.zeros(3, np.float32), scale=1.0,
+                dataset="bench", subject="s000", expression="neutral", scan="s000_neutral",
+                view=view)
+    return maps
+
+
+class FolderDataset(torch.utils.data.Dataset):
+    """The per-view folder baseline, decoded to the same item as ShardDataset."""
+
+    def __init__(self, root: Path, n: int) -> None:
+        self.dirs = [root / f"{i:05d}" for i in range(n)]
+
+    def __len__(self) -> int:
+        return len(self.dirs)
+
+    def __getitem__(self, index: int) -> dict:
+        d = self.dirs[index]
+        rgb = np.array(Image.open(d / "rgb.png"))
+        meta = json.loads((d / "meta.json").read_text())
+        return {"rgb": torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255),
+                "normal": torch.from_numpy(np.load(d / "normal.npy")).permute(2, 0, 1),
+                "uv": torch.from_numpy(np.load(d / "uv.npy")).permute(2, 0, 1),
+                "mask": torch.from_numpy(np.array(Image.open(d / "mask.png"))),
+                "K": torch.tensor(meta["K"]), "w2c": torch.tensor(meta["w2c"]),
+                "sample_id": meta["id"], "subject": "s000", "dataset": "bench"}
+
+
+def write_folder(root: Path, samples: list[dict]) -> None:
+    for i, s in enumerate(samples):
+        d = root / f"{i:05d}"
+        d.mkdir(parents=True)
+        Image.fromarray(s["rgb"]).save(d / "rgb.png")
+        Image.fromarray(s["mask"]).save(d / "mask.png")
+        for name in ("normal", "uv", "depth"):
+            np.save(d / f"{name}.npy", s[name].astype(np.float32))
+        (d / "meta.json").write_text(json.dumps({"K": s["K"].tolist(), "w2c": s["w2c"].tolist(),
+                                                 "id": f"bench/s000/{i:04d}"}))
+
+
+class Clock:
+    """Wall and CPU (this process, all threads) seconds of a block."""
+
+    def __enter__(self) -> Clock:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+
+def read_rate(dataset: torch.utils.data.Dataset, workers: int, reads: int) -> tuple[float, float]:
+    """Random decoded samples per (wall, CPU) second with ``workers`` DataLoader processes
+    (0: inline; CPU time only counts for inline reads)."""
+    sampler = torch.utils.data.RandomSampler(dataset, replacement=True, num_samples=reads,
+                                             generator=torch.Generator().manual_seed(0))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=None, sampler=sampler,
+                                         num_workers=workers)
+    it = iter(loader)
+    for _ in range(max(workers, 1) * 2):  # start-up (worker spawn, first opens)
+        next(it)
+    with Clock() as clock:
+        count = sum(1 for _ in it)
+    return count / clock.wall, count / clock.cpu
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--samples", type=int, default=48)
+    parser.add_argument("--reads", type=int, default=400)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
+    args = parser.parse_args()
+    out = args.out / "render_shards"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    n = args.samples
+
+    scan, registered, face_mask, centre = build_scene()
+    print(f"scan {len(scan.verts_m)} vertices / {len(scan.faces)} faces; registered "
+          f"{len(registered.verts_m)} vertices; {SIZE}x{SIZE}; LP_NUM_THREADS="
+          f"{os.environ['LP_NUM_THREADS']}")
+    renderer = Renderer(SIZE, SIZE)
+    scan_gpu, reg_gpu = renderer.upload_surface(scan), renderer.upload_uv_mesh(registered)
+
+    def sample(view: int) -> dict:
+        maps = render_sample(renderer, scan_gpu, reg_gpu, sample_rng(0, "bench", "s000", view),
+                             centre, face_vertex_mask=face_mask, registered_faces=registered.faces)
+        return _with_ids(maps, view)
+
+    sample(0)
+    for cull in (True, False):
+        renderer.cull_back_faces = cull
+        with Clock() as clock:
+            samples = [sample(v) for v in range(n)]
+        print(f"render only, scan back faces {'culled' if cull else 'drawn (default)'}: "
+              f"{n / clock.cpu:.1f} samples per CPU-second ({n / clock.wall:.1f}/s wall)")
+    with Clock() as clock:
+        write_shard(out / "e2e.h5", (sample(v) for v in range(n)), n, ShardInfo("bench"))
+    e2e = n / clock.cpu
+    print(f"render + write ({DEFAULT_CODEC}): {e2e:.1f} samples per CPU-second "
+          f"({n / clock.wall:.1f}/s wall)")
+
+    raw = sum(s[k].nbytes if s[k].dtype == np.uint8 else s[k].astype(np.float32).nbytes
+              for s in samples for k in ("rgb", "normal", "uv", "mask", "depth")) / n
+    folder = out / "folder"
+    with Clock() as clock:
+        write_folder(folder, samples)
+    rows = [("per-view folder (png+npy)", n / clock.cpu, folder_bytes(folder) / n,
+             FolderDataset(folder, n))]
+    for codec in CODECS:
+        path = out / f"{codec}.h5"
+        with Clock() as clock:
+            write_shard(path, samples, n, ShardInfo("bench", codec))
+        rows.append((f"shard {codec}", n / clock.cpu, path.stat().st_size / n,
+                     ShardDataset([path])))
+    base_size = rows[0][2]
+    print(f"\nraw arrays (float32 maps, uint8 rgb/mask): {raw / 1e6:.2f} MB/sample; "
+          f"{n} samples, {args.reads} random reads\n")
+    print("| layout | write /CPU-s | MB/sample | raw / size | size vs folder | read /CPU-s "
+          "| read vs folder | read /s wall, 2 workers |")
+    print("|" + "---|" * 8)
+    base_read = None
+    for name, write_rate, size, dataset in rows:
+        _, one_cpu = read_rate(dataset, 0, args.reads)
+        two_wall, _ = read_rate(dataset, 2, args.reads)
+        base_read = base_read or one_cpu
+        print(f"| {name} | {write_rate:.0f} | {size / 1e6:.2f} | {raw / size:.1f}x | "
+              f"{size / base_size:.2f} | {one_cpu:.0f} | {one_cpu / base_read:.2f}x | "
+              f"{two_wall:.0f} |")
+    hours = TOTAL_SAMPLES / e2e / 3600
+    print(f"\n{TOTAL_SAMPLES} samples at {e2e:.1f}/s per core: {hours:.1f} h on one core, "
+          f"{hours / 16:.1f} h on a 16-core machine, {hours / 32 * 60:.0f} min on 32 one-core "
+          "Dask workers (rendering bound, linear scaling)")
+    renderer.release()
+
+
+if __name__ == "__main__":
+    main()

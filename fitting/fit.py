@@ -1,0 +1,400 @@
+"""Single-image FLAME fit to predicted (or ground-truth) uv and normal maps.
+
+The head is placed in the camera frame as ``x_camera = R_head @ x_flame + t_head`` where
+``x_flame`` is FLAME's output with a zero global rotation (so its normals stay in the model
+frame the network predicts in). Terms, as in Pixel3DMM, without a differentiable rasteriser:
+
+- uv: every vertex located by the uv map (:mod:`fitting.uv_match`) is pulled to its pixel
+  under a pseudo-Huber loss on the 2D residual;
+- normal: the model-frame normals of the visible vertices (depth pass with the project's
+  renderer, refreshed every few steps) against the normal map sampled where they project;
+- landmarks (when given): pseudo-Huber on the 68 projected landmarks;
+- priors: squared identity, expression and joint-rotation coefficients.
+
+Coarse to fine: a closed-form start from the correspondences, a rigid stage (rotation and
+translation), then everything. Runs on the CPU or, when present, on CUDA with the same code.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.spatial.transform import Rotation
+
+from fitting.geometry import pose_from_correspondences, project, vertex_normals
+from fitting.settings import FitSettings
+from fitting.uv_match import UvMatches, VertexUV, match_vertices
+from flame import FLAME, FlameModel, axis_angle_to_matrix
+from rendering import Camera, Renderer
+
+# Learning-rate multipliers per parameter group (units: rad, metres, coefficient std, rad).
+_LR_SCALE = {"rotation": 1.0, "translation": 0.1, "shape": 2.5, "expr": 2.5, "joints": 1.0}
+
+
+REFERENCE_SIZE = 256
+"""2D residuals are weighed as pixels of an image this many pixels across."""
+
+
+class FitError(RuntimeError):
+    """The inputs cannot be fitted (too few matches) or the fit did not converge."""
+
+
+@dataclass(frozen=True)
+class FitInputs:
+    """What one fit sees of an image.
+
+    Attributes
+    ----------
+    K : (3, 3) intrinsics, pixels
+    width, height : image size, pixels
+    uv : (H, W, 2) uv map or None; uv_valid : (H, W) bool, pixels where it is searched
+    normal_model : (H, W, 3) unit normals in the model frame or None;
+        normal_valid : (H, W) bool
+    w2c : (4, 4) camera extrinsics relative to the frame of ``normal_model`` when known
+        (e.g. a rendered training sample); None: that frame is taken as the head's own
+    landmarks_px : (L, 2) 2D landmarks in the model's landmark order, or None
+    """
+
+    K: np.ndarray
+    width: int
+    height: int
+    uv: np.ndarray | None = None
+    uv_valid: np.ndarray | None = None
+    normal_model: np.ndarray | None = None
+    normal_valid: np.ndarray | None = None
+    w2c: np.ndarray | None = None
+    landmarks_px: np.ndarray | None = None
+
+
+@dataclass
+class FitResult:
+    """A fitted FLAME head.
+
+    Attributes
+    ----------
+    shape (s,), expr (e,) : coefficients
+    pose : (J, 3) axis-angle, FLAME order; ``pose[0]`` is the head rotation into the camera
+    transl : (3,) metres; ``FLAME(shape, expr, pose, transl)`` gives ``verts_camera``
+    verts_camera : (V, 3) metres, camera frame (OpenCV axes)
+    verts_model : (V, 3) metres, the same head with zero global rotation and translation
+    verts_neutral : (V, 3) metres, identity only (expression and pose zero)
+    matches : uv matches used
+    residual_px : median final 2D residual of the data term, pixels (robust to outliers)
+    seconds : wall time of the fit; cpu_seconds : CPU time of the process during the fit
+        (equals the wall time on an idle machine with one thread)
+    history : (step, total loss) pairs
+    """
+
+    shape: np.ndarray
+    expr: np.ndarray
+    pose: np.ndarray
+    transl: np.ndarray
+    verts_camera: np.ndarray
+    verts_model: np.ndarray
+    verts_neutral: np.ndarray
+    matches: UvMatches | None
+    residual_px: float
+    seconds: float
+    cpu_seconds: float
+    history: list[tuple[int, float]] = field(default_factory=list)
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" -> CUDA when present, else CPU; any other name as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def pseudo_huber(residual: torch.Tensor, scale: float) -> torch.Tensor:
+    """Pseudo-Huber loss (N,) of 2D residuals (N, 2): quadratic below ``scale``, linear above."""
+    sq = (residual * residual).sum(dim=-1)
+    return scale * scale * (torch.sqrt(1.0 + sq / (scale * scale)) - 1.0)
+
+
+class FaceFitter:
+    """Fits FLAME to single images; holds the model, its uv table and a depth renderer.
+
+    Parameters
+    ----------
+    model : FLAME-format model with uv and a landmark embedding
+    settings : fit settings
+    """
+
+    def __init__(self, model: FlameModel, settings: FitSettings | None = None) -> None:
+        if model.vt is None or model.ft is None:
+            raise ValueError(f"{model.source}: the model has no uv layout (head_template.obj)")
+        self.model = model
+        self.settings = settings or FitSettings()
+        self.device = resolve_device(self.settings.device)
+        self.flame = FLAME(model).to(self.device)
+        self.vertex_uv = VertexUV.from_mesh(model.faces, model.vt, model.ft, model.n_vertices)
+        self.faces = torch.as_tensor(model.faces, dtype=torch.int64, device=self.device)
+        # Zero-padded columns (e.g. the stand-in's) carry nothing: fit only the used ones.
+        self.n_shape = min(self.settings.n_shape, model.shape_used or model.shapedirs.shape[2])
+        self.n_expr = min(self.settings.n_expr, model.expr_used or model.exprdirs.shape[2])
+        normal_ids = [model.masks[name] for name in self.settings.normal_regions
+                      if name in model.masks]
+        self.normal_vertices = (np.unique(np.concatenate(normal_ids)) if normal_ids
+                                else np.arange(model.n_vertices))
+        # Normals of the normal-term vertices need only the faces around them.
+        touching = np.isin(model.faces, self.normal_vertices).any(axis=1)
+        self.normal_faces = torch.as_tensor(model.faces[touching], device=self.device)
+        self._renderers: dict = {}
+
+    # ---- public ------------------------------------------------------------------------
+
+    def fit(self, inputs: FitInputs) -> FitResult:
+        """Fit one image; raises FitError when it has too few matches or does not converge."""
+        started, cpu_started = time.perf_counter(), time.process_time()
+        s = self.settings
+        matches = None
+        if inputs.uv is not None:
+            valid = inputs.uv_valid if inputs.uv_valid is not None else np.ones(
+                (inputs.height, inputs.width), dtype=bool)
+            matches = match_vertices(inputs.uv, valid, self.vertex_uv, s.uv_max_sq_dist,
+                                     s.subpixel)
+            if len(matches) < s.min_matches and inputs.landmarks_px is None:
+                raise FitError(f"only {len(matches)} vertices located by the uv map "
+                               f"(need {s.min_matches}): no face-sized uv region")
+        if matches is None and inputs.landmarks_px is None:
+            raise FitError("nothing to fit: give a uv map or landmarks")
+        threads = torch.get_num_threads()
+        if s.threads is not None:
+            torch.set_num_threads(s.threads)
+        try:
+            problem = _Problem(self, inputs, matches)
+            history = problem.run()
+            result = problem.result(time.perf_counter() - started,
+                                    time.process_time() - cpu_started, history)
+        finally:
+            torch.set_num_threads(threads)
+        if not np.isfinite(result.residual_px) or result.residual_px > s.max_residual_px:
+            raise FitError(f"fit did not converge: median 2D residual "
+                           f"{result.residual_px:.2f} px > {s.max_residual_px} px")
+        return result
+
+    def neutral(self, shape: np.ndarray) -> np.ndarray:
+        """(V, 3) identity-only mesh (expression and pose zero) for coefficients (s,)."""
+        with torch.no_grad():
+            out = self.flame(shape=torch.as_tensor(shape, device=self.device)[None].float())
+        return out.vertices[0].double().cpu().numpy()
+
+    def renderer(self, width: int, height: int) -> Renderer:
+        """The fitter's renderer for images of this size (created on first use)."""
+        key = (width, height)
+        if key not in self._renderers:
+            self._renderers[key] = Renderer(width, height, cull_back_faces=True)
+        return self._renderers[key]
+
+    def depth_map(self, verts_camera: np.ndarray, K: np.ndarray, width: int,
+                  height: int) -> np.ndarray:
+        """(H, W) camera depth of the mesh (V, 3) given in the camera frame, metres
+        (0 on background)."""
+        camera = Camera(K=K, w2c=np.eye(4), width=width, height=height)
+        _, _, depth = self.renderer(width, height).rasterize(verts_camera, self.model.faces,
+                                                             camera)
+        return depth
+
+    def close(self) -> None:
+        """Release the renderers' GL contexts."""
+        for renderer in self._renderers.values():
+            renderer.release()
+        self._renderers.clear()
+
+
+class _Problem:
+    """The parameters and loss terms of one fit."""
+
+    def __init__(self, fitter: FaceFitter, inputs: FitInputs,
+                 matches: UvMatches | None) -> None:
+        self.fitter, self.inputs, self.matches = fitter, inputs, matches
+        self.settings = s = fitter.settings
+        dev = self.device = fitter.device
+        self.K = torch.as_tensor(inputs.K, dtype=torch.float32, device=dev)
+        model = fitter.model
+        if matches is not None and len(matches) >= s.min_matches:
+            start_points = model.v_template[matches.vertex_ids]
+            start_pixels = matches.pixels_xy
+        else:
+            lmk = np.einsum("lkc,lk->lc", model.v_template[model.faces[model.lmk_faces]],
+                            model.lmk_bary)
+            start_points, start_pixels = lmk, np.asarray(inputs.landmarks_px, dtype=np.float64)
+        rotation0, translation0 = pose_from_correspondences(start_points, start_pixels, inputs.K)
+        self.rotation0 = torch.as_tensor(rotation0, dtype=torch.float32, device=dev)
+
+        def param(value: np.ndarray | None, size: tuple[int, ...]) -> torch.Tensor:
+            tensor = torch.zeros(size) if value is None else torch.as_tensor(value)
+            return tensor.to(device=dev, dtype=torch.float32).requires_grad_(True)
+
+        self.params = {
+            "rotation": param(None, (3,)),
+            "translation": param(translation0, (3,)),
+            "shape": param(None, (fitter.n_shape,)),
+            "expr": param(None, (fitter.n_expr,)),
+            "joints": param(None, (fitter.flame.n_joints - 1, 3)),
+        }
+        if matches is not None and len(matches):
+            self.match_ids = torch.as_tensor(matches.vertex_ids, device=dev)
+            self.match_px = torch.as_tensor(matches.pixels_xy, dtype=torch.float32, device=dev)
+        else:
+            self.match_ids = None
+        self.landmarks_px = (None if inputs.landmarks_px is None else torch.as_tensor(
+            inputs.landmarks_px, dtype=torch.float32, device=dev))
+        self.normal_map = None
+        if inputs.normal_model is not None:
+            normal_valid = (inputs.normal_valid if inputs.normal_valid is not None
+                            else np.ones((inputs.height, inputs.width), dtype=bool))
+            self.normal_valid = torch.as_tensor(normal_valid, dtype=torch.bool, device=dev)
+            self.normal_map = torch.as_tensor(inputs.normal_model, dtype=torch.float32,
+                                              device=dev).permute(2, 0, 1)[None]
+            self.normal_ids = torch.as_tensor(fitter.normal_vertices, device=dev)
+            self.w2c_rotation = (None if inputs.w2c is None else torch.as_tensor(
+                np.asarray(inputs.w2c)[:3, :3], dtype=torch.float32, device=dev))
+        self.visible: torch.Tensor | None = None
+        self._frozen_model: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    # ---- model -------------------------------------------------------------------------
+
+    def head_rotation(self) -> torch.Tensor:
+        return axis_angle_to_matrix(self.params["rotation"]) @ self.rotation0
+
+    def flame_forward(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """FLAME with zero global rotation: verts_model (V, 3), landmarks_model (L, 3)."""
+        p = self.params
+        pose = torch.cat([torch.zeros_like(p["joints"][:1]), p["joints"]])[None]
+        out = self.fitter.flame(shape=p["shape"][None], expr=p["expr"][None], pose=pose)
+        return out.vertices[0], out.landmarks[0]
+
+    def forward(self, rigid_only: bool = False) -> tuple[torch.Tensor, ...]:
+        """verts_model (V, 3), verts_camera (V, 3), landmarks_camera (L, 3).
+
+        With ``rigid_only`` the FLAME output is computed once and reused (the rigid stage
+        changes only the head's rotation and translation).
+        """
+        if rigid_only:
+            if self._frozen_model is None:
+                with torch.no_grad():
+                    self._frozen_model = self.flame_forward()
+            verts_model, lmk_model = self._frozen_model
+        else:
+            self._frozen_model = None
+            verts_model, lmk_model = self.flame_forward()
+        rotation = self.head_rotation()
+        translation = self.params["translation"]
+        return (verts_model, verts_model @ rotation.T + translation,
+                lmk_model @ rotation.T + translation)
+
+    # ---- loss terms --------------------------------------------------------------------
+
+    def refresh_visibility(self, verts_camera: torch.Tensor) -> None:
+        verts = verts_camera.detach().double().cpu().numpy()
+        depth = self.fitter.depth_map(verts, self.inputs.K, self.inputs.width,
+                                      self.inputs.height)
+        pixels = project(verts_camera.detach(), self.K).cpu().numpy()
+        cols = np.clip(np.rint(pixels[:, 0]).astype(int), 0, self.inputs.width - 1)
+        rows = np.clip(np.rint(pixels[:, 1]).astype(int), 0, self.inputs.height - 1)
+        seen = depth[rows, cols]
+        visible = (seen > 0) & (verts[:, 2] <= seen + self.settings.visibility_tol_m)
+        self.visible = torch.as_tensor(visible, device=self.device)
+
+    def normal_loss(self, verts_model: torch.Tensor, verts_camera: torch.Tensor) -> torch.Tensor:
+        ids = self.normal_ids[self.visible[self.normal_ids]]
+        pixels = project(verts_camera[ids].detach(), self.K)
+        height, width = self.inputs.height, self.inputs.width
+        cols = pixels[:, 0].round().long().clamp(0, width - 1)
+        rows = pixels[:, 1].round().long().clamp(0, height - 1)
+        inside = ((pixels[:, 0] >= 0) & (pixels[:, 0] <= width - 1) & (pixels[:, 1] >= 0)
+                  & (pixels[:, 1] <= height - 1) & self.normal_valid[rows, cols])
+        ids, pixels = ids[inside], pixels[inside]
+        if ids.numel() == 0:
+            return verts_model.new_zeros(())
+        grid = torch.stack([pixels[:, 0] / (width - 1), pixels[:, 1] / (height - 1)], -1) * 2 - 1
+        target = F.grid_sample(self.normal_map, grid[None, None], align_corners=True)[0, :, 0].T
+        target = F.normalize(target, dim=-1)
+        normals = vertex_normals(verts_model, self.fitter.normal_faces)[ids]
+        if self.w2c_rotation is not None:  # model frame of the map = world of the camera
+            normals = normals @ (self.w2c_rotation.T @ self.head_rotation()).T
+        return (normals - target).abs().sum(dim=-1).mean()
+
+    def data_loss(self, verts_camera: torch.Tensor, lmk_camera: torch.Tensor) -> torch.Tensor:
+        s = self.settings
+        loss = verts_camera.new_zeros(())
+        # Residuals in pixels of a REFERENCE_SIZE image, so weights hold at any resolution.
+        to_reference = REFERENCE_SIZE / max(self.inputs.width, self.inputs.height)
+        if self.match_ids is not None:
+            residual = project(verts_camera[self.match_ids], self.K) - self.match_px
+            loss = loss + s.w_uv * pseudo_huber(residual * to_reference,
+                                                s.robust_scale_px).mean()
+        if self.landmarks_px is not None:
+            residual = project(lmk_camera, self.K) - self.landmarks_px
+            loss = loss + s.w_landmark * pseudo_huber(residual * to_reference,
+                                                      s.robust_scale_px).mean()
+        return loss
+
+    def prior_loss(self) -> torch.Tensor:
+        s, p = self.settings, self.params
+        return (s.w_shape * (p["shape"] ** 2).sum() + s.w_expr * (p["expr"] ** 2).sum()
+                + s.w_pose * (p["joints"] ** 2).sum())
+
+    # ---- optimisation ------------------------------------------------------------------
+
+    def _stage(self, names: tuple[str, ...], steps: int, lr: float, use_normals: bool,
+               history: list[tuple[int, float]]) -> None:
+        groups = [{"params": [self.params[n]], "lr": lr * _LR_SCALE[n]} for n in names]
+        optimiser = torch.optim.Adam(groups)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(steps, 1),
+                                                               eta_min=0.05 * lr)
+        use_normals = use_normals and self.normal_map is not None
+        rigid_only = set(names) <= {"rotation", "translation"}
+        offset = len(history)
+        for step in range(steps):
+            optimiser.zero_grad(set_to_none=True)
+            verts_model, verts_camera, lmk_camera = self.forward(rigid_only)
+            loss = self.data_loss(verts_camera, lmk_camera) + self.prior_loss()
+            if use_normals:
+                if self.visible is None or step % self.settings.visibility_every == 0:
+                    self.refresh_visibility(verts_camera)
+                loss = loss + self.settings.w_normal * self.normal_loss(verts_model, verts_camera)
+            loss.backward()
+            optimiser.step()
+            scheduler.step()
+            history.append((offset + step, float(loss.detach())))
+
+    def run(self) -> list[tuple[int, float]]:
+        s = self.settings
+        history: list[tuple[int, float]] = []
+        self._stage(("rotation", "translation"), s.rigid_steps, s.lr_rigid, False, history)
+        self._stage(tuple(self.params), s.full_steps, s.lr_full, True, history)
+        return history
+
+    def result(self, seconds: float, cpu_seconds: float,
+               history: list[tuple[int, float]]) -> FitResult:
+        with torch.no_grad():
+            verts_model, verts_camera, lmk_camera = self.forward()
+            residuals = []
+            if self.match_ids is not None:
+                residuals.append(project(verts_camera[self.match_ids], self.K) - self.match_px)
+            if self.landmarks_px is not None:
+                residuals.append(project(lmk_camera, self.K) - self.landmarks_px)
+            residual_px = float(torch.cat(residuals).norm(dim=-1).median())
+            rotation = self.head_rotation().double().cpu().numpy()
+            root = self.fitter.flame(shape=self.params["shape"][None],
+                                    expr=self.params["expr"][None]).joints[0, 0]
+        root = root.double().cpu().numpy()
+        translation = self.params["translation"].detach().double().cpu().numpy()
+        joints = self.params["joints"].detach().double().cpu().numpy()
+        pose = np.concatenate([Rotation.from_matrix(rotation).as_rotvec()[None], joints])
+        shape = self.params["shape"].detach().double().cpu().numpy()
+        return FitResult(
+            shape=shape, expr=self.params["expr"].detach().double().cpu().numpy(), pose=pose,
+            # FLAME rotates about the root joint: x_cam = R (x - J0) + J0 + transl.
+            transl=translation + rotation @ root - root,
+            verts_camera=verts_camera.double().cpu().numpy(),
+            verts_model=verts_model.double().cpu().numpy(),
+            verts_neutral=self.fitter.neutral(shape), matches=self.matches,
+            residual_px=residual_px, seconds=seconds, cpu_seconds=cpu_seconds, history=history)

@@ -1,0 +1,53 @@
+"""Atomic writers of the fit's outputs: PLY mesh, parameters, JSON, PNG."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import trimesh
+from PIL import Image
+
+
+def write_atomic(path: Path, write: Callable[[Path], Any]) -> Path:
+    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_ply(path: Path, verts_m: np.ndarray, faces: np.ndarray) -> Path:
+    """Binary PLY of a mesh (V, 3) metres, faces (F, 3)."""
+    mesh = trimesh.Trimesh(np.asarray(verts_m), np.asarray(faces), process=False)
+    return write_atomic(path, lambda tmp: tmp.write_bytes(mesh.export(file_type="ply")))
+
+
+def write_npz(path: Path, **arrays: np.ndarray) -> Path:
+    """Uncompressed .npz of named arrays."""
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+    return write_atomic(path, save)
+
+
+def write_json(path: Path, value: Any) -> Path:
+    """Indented JSON."""
+    return write_atomic(path, lambda tmp: tmp.write_text(json.dumps(value, indent=2) + "\n"))
+
+
+def write_png(path: Path, image: np.ndarray) -> Path:
+    """PNG of an (H, W, 3) uint8 image."""
+    return write_atomic(path, lambda tmp: Image.fromarray(image).save(tmp, format="PNG"))

@@ -1,0 +1,82 @@
+"""Command line: ``python -m network predict|train ...`` (see ``--help``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from network.checkpoint import CheckpointError
+from network.config import TrainConfig
+from network.model import BackboneWeightsError
+from network.predict import ImageReadError, load_predictor, predict, read_image, write_prediction
+
+
+def _read_config(path: Path | None) -> TrainConfig | None:
+    if path is None:
+        return None
+    try:
+        return TrainConfig.from_dict(json.loads(Path(path).read_text()))
+    except (OSError, ValueError, TypeError) as error:
+        raise CheckpointError(f"{path}: not a readable TrainConfig JSON ({error})") from error
+
+
+def run_predict(args: argparse.Namespace) -> None:
+    model, mirror, config = load_predictor(args.checkpoint, _read_config(args.config),
+                                           args.device)
+    if args.flip_tta and mirror is None:
+        print("warning: checkpoint has no uv mirror map; --flip-tta averages normals only",
+              file=sys.stderr)
+    resolution = config.model.resolution
+    images = [read_image(path, resolution) for path in args.images]  # fail before writing
+    for path, rgb in zip(args.images, images, strict=True):
+        normals, uv = predict(model, rgb.unsqueeze(0).to(args.device), args.flip_tta, mirror)
+        write_prediction(args.out, Path(path).stem, normals[0], uv[0])
+        print(f"{path} -> {args.out / Path(path).stem}_{{normal,uv}}.{{png,npy}}")
+
+
+def run_train(args: argparse.Namespace) -> None:
+    from network.train import train
+
+    config = _read_config(args.config) or TrainConfig()
+    result = train(config, args.shards, args.out, device=args.device)
+    print(json.dumps(result.table, indent=2))
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m network",
+                                   description="DINOv2 normal and uv predictor")
+    commands = root.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("predict", help="predict normal and uv maps for images")
+    run.add_argument("images", nargs="+", type=Path)
+    run.add_argument("--checkpoint", type=Path, required=True)
+    run.add_argument("--out", type=Path, required=True)
+    run.add_argument("--flip-tta", action="store_true", help="average with the mirrored image")
+    run.add_argument("--config", type=Path, help="TrainConfig JSON the checkpoint must match")
+    run.add_argument("--device", default="cpu", help="cpu or cuda")
+    run.set_defaults(handler=run_predict)
+    fit = commands.add_parser("train", help="train on HDF5 shards (no flip: no uv mirror map)")
+    fit.add_argument("shards", nargs="+", type=Path)
+    fit.add_argument("--out", type=Path, required=True)
+    fit.add_argument("--config", type=Path, help="TrainConfig JSON (default: TrainConfig())")
+    fit.add_argument("--device", default="cpu", help="cpu or cuda")
+    fit.set_defaults(handler=run_train)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (2 on bad input, with the reason)."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        args.handler(args)
+    except (CheckpointError, ImageReadError, BackboneWeightsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""Model fit: FLAME identity, expression, neck and jaw rotation and the similarity placing
+the head in the scan, by Gauss-Newton on robust point-to-plane, landmark and prior terms.
+
+Each iteration finds, for a fixed subset of model vertices, the nearest scan point, and for
+a fixed sample of scan points the nearest of those vertices (so no part of the scan is
+ignored); pairs beyond a distance or past a normal angle are rejected, the point-to-plane
+residuals are weighted with a Cauchy loss, and one damped linear least-squares system is
+solved for all parameters.
+Coarse to fine: few coefficients and a wide search radius first, all of them and a tight
+radius last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from flame import FlameModel
+from registration.errors import RegistrationError
+from registration.linear_model import LinearisedFlame, axis_angle_to_matrix
+from registration.rigid import Similarity
+from registration.scan_surface import ScanSurface, mesh_vertex_normals
+from registration.settings import FitStage, RegistrationSettings
+
+NECK, JAW = 1, 2
+"""FLAME's joint order: global, neck, jaw, left eye, right eye."""
+CONTOUR = np.arange(17)
+"""Jaw-contour landmarks of the 68-point layout (less reliable than the inner ones)."""
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """coeffs (K,) identity then expression; pose (J, 3) axis-angle; similarity model->scan."""
+
+    coeffs: np.ndarray
+    pose: np.ndarray
+    similarity: Similarity
+    iterations: int
+
+
+def fit_vertex_ids(model: FlameModel, n_points: int, seed: int = 0) -> np.ndarray:
+    """Model vertices (n,) the fit uses: half from the face region, half from the rest of the
+    head (eyeballs and the mesh boundary left out)."""
+    rng = np.random.default_rng(seed)
+    skip = np.zeros(model.n_vertices, dtype=bool)
+    for name in ("left_eyeball", "right_eyeball", "boundary"):
+        skip[model.masks.get(name, [])] = True
+    face = np.zeros(model.n_vertices, dtype=bool)
+    face[model.masks["face"]] = True
+    face_ids = np.flatnonzero(face & ~skip)
+    rest_ids = np.flatnonzero(~face & ~skip)
+    n_face = min(len(face_ids), n_points // 2)
+    n_rest = min(len(rest_ids), n_points - n_face)
+    return np.sort(np.concatenate([rng.choice(face_ids, n_face, replace=False),
+                                   rng.choice(rest_ids, n_rest, replace=False)]))
+
+
+def _skew(vectors: np.ndarray) -> np.ndarray:
+    """Cross-product matrices (n, 3, 3) of vectors (n, 3)."""
+    x, y, z = vectors.T
+    zeros = np.zeros_like(x)
+    return np.stack([zeros, -z, y, z, zeros, -x, -y, x, zeros], axis=1).reshape(-1, 3, 3)
+
+
+class _Problem:
+    """Parameters, Jacobians and one Gauss-Newton step of the fit."""
+
+    def __init__(self, lin: LinearisedFlame, surface: ScanSurface, fit_ids: np.ndarray,
+                 settings: RegistrationSettings, scan_landmarks_m: np.ndarray | None) -> None:
+        model = lin.model
+        self.lin, self.surface, self.settings = lin, surface, settings
+        self.fit_ids = fit_ids
+        self.scan_landmarks_m = scan_landmarks_m
+        self.use_landmarks = scan_landmarks_m is not None and model.lmk_faces is not None
+        corners = model.faces[model.lmk_faces] if self.use_landmarks else np.zeros((0, 3), int)
+        self.lmk_corners = corners
+        self.eval_ids = np.concatenate([fit_ids, corners.ravel()])
+        if self.use_landmarks:
+            weights = np.ones(len(corners))
+            weights[CONTOUR[CONTOUR < len(corners)]] = settings.contour_landmark_weight
+            self.lmk_weights = weights / settings.landmark_sigma_m**2
+        self.faces = model.faces
+        rng = np.random.default_rng(0)
+        n_sample = min(len(surface.points_m), len(fit_ids))
+        self.scan_sample_ids = rng.choice(len(surface.points_m), n_sample, replace=False)
+        self.scan_sample_m = surface.points_m[self.scan_sample_ids]
+
+    def step(self, coeffs: np.ndarray, pose: np.ndarray, sim: Similarity,
+             stage: FitStage) -> tuple[np.ndarray, np.ndarray, Similarity]:
+        """One damped Gauss-Newton update of (coeffs, pose, similarity)."""
+        settings, lin = self.settings, self.lin
+        n_fit = len(self.fit_ids)
+        all_verts = lin.vertices(coeffs, pose)
+        model_normals = mesh_vertex_normals(all_verts, self.faces)[self.fit_ids] @ sim.rotation.T
+        verts = all_verts[self.eval_ids]
+        x = sim.apply(verts)
+
+        # Jacobian of scan-frame positions x (n, 3, P): coeffs, pose, rotation, translation, scale
+        active = np.r_[0:stage.n_shape, lin.n_shape:lin.n_shape + stage.n_expr]
+        blocks = [lin.coeff_jacobian(pose, self.eval_ids)[:, :, active]]
+        if stage.fit_pose:
+            blocks.append(lin.pose_jacobian(coeffs, pose, [NECK, JAW], self.eval_ids))
+        model_jac = np.concatenate(blocks, axis=2)
+        centred = x - sim.translation
+        jac = np.concatenate([
+            sim.scale * np.matmul(sim.rotation, model_jac),
+            -_skew(centred),
+            np.broadcast_to(np.eye(3), (len(x), 3, 3)),
+            centred[:, :, None],
+        ], axis=2)
+        n_params = jac.shape[2]
+
+        # scan correspondences: point-to-plane, Cauchy-weighted
+        dist, ids = self.surface.nearest(x[:n_fit], stage.max_distance_m)
+        found = np.flatnonzero(np.isfinite(dist))
+        if found.size < 0.05 * n_fit:
+            raise RegistrationError(
+                f"the model fit lost the scan: {found.size} of {n_fit} model points have a "
+                f"scan point within {stage.max_distance_m * 1000:.0f} mm"
+            )
+        normals = self.surface.normals(ids[found])
+        cosine = (normals * model_normals[found]).sum(axis=1)
+        if not self.surface.oriented:
+            normals *= np.sign(cosine)[:, None]
+            cosine = np.abs(cosine)
+        keep = cosine > np.cos(np.deg2rad(settings.max_normal_angle_deg))
+        found, normals = found[keep], normals[keep]
+        plane = ((x[found] - self.surface.points_m[ids[found]]) * normals).sum(axis=1)
+        plane_jac = np.matmul(normals[:, None, :], jac[found])[:, 0]
+        weight = 1.0 / (settings.robust_scale_m**2 + plane**2)
+        hessian = plane_jac.T @ (weight[:, None] * plane_jac)
+        gradient = plane_jac.T @ (weight * plane)
+
+        # scan -> model: scan points pull their nearest fitted vertex
+        dist, vertex = cKDTree(x[:n_fit]).query(self.scan_sample_m, 1,
+                                                distance_upper_bound=stage.max_distance_m)
+        found = np.flatnonzero(np.isfinite(dist))
+        normals = model_normals[vertex[found]]
+        scan_normals = self.surface.normals(self.scan_sample_ids[found])
+        cosine = (normals * scan_normals).sum(axis=1)
+        found = found[(np.abs(cosine) if not self.surface.oriented else cosine)
+                      > np.cos(np.deg2rad(settings.max_normal_angle_deg))]
+        matched = vertex[found]
+        normals = model_normals[matched]
+        plane = ((x[matched] - self.scan_sample_m[found]) * normals).sum(axis=1)
+        plane_jac = np.matmul(normals[:, None, :], jac[matched])[:, 0]
+        weight = settings.scan_to_model_weight / (settings.robust_scale_m**2 + plane**2)
+        hessian += plane_jac.T @ (weight[:, None] * plane_jac)
+        gradient += plane_jac.T @ (weight * plane)
+
+        if self.use_landmarks:
+            bary = self.lin.model.lmk_bary
+            n_lmk = len(self.lmk_corners)
+            lmk_x = np.einsum("lk,lkr->lr", bary, x[n_fit:].reshape(n_lmk, 3, 3))
+            lmk_jac = np.einsum("lk,lkrp->lrp", bary, jac[n_fit:].reshape(n_lmk, 3, 3, -1))
+            lmk_delta = (lmk_x - self.scan_landmarks_m).reshape(-1)
+            lmk_jac = lmk_jac.reshape(-1, n_params)
+            lmk_weight = np.repeat(self.lmk_weights, 3)
+            hessian += lmk_jac.T @ (lmk_weight[:, None] * lmk_jac)
+            gradient += lmk_jac.T @ (lmk_weight * lmk_delta)
+
+        # priors: coefficients ~ N(0, 1 / prior), pose ~ N(0, pose_prior), log scale ~ N(0, .)
+        n_coeff = len(active)
+        prior = np.zeros(n_params)
+        prior[:n_coeff] = np.where(active < lin.n_shape, settings.shape_prior,
+                                   settings.expr_prior)
+        current = np.zeros(n_params)
+        current[:n_coeff] = coeffs[active]
+        if stage.fit_pose:
+            prior[n_coeff:n_coeff + 6] = 1.0 / settings.pose_prior_rad**2
+            current[n_coeff:n_coeff + 6] = pose[[NECK, JAW]].ravel()
+        prior[-1] = 1.0 / settings.scale_prior**2
+        current[-1] = np.log(sim.scale)
+        hessian += np.diag(prior)
+        gradient += prior * current
+        hessian += settings.damping * np.diag(np.diag(hessian))
+        update = -np.linalg.solve(hessian, gradient)
+
+        coeffs = coeffs.copy()
+        coeffs[active] += update[:n_coeff]
+        pose = pose.copy()
+        if stage.fit_pose:
+            pose[[NECK, JAW]] += update[n_coeff:n_coeff + 6].reshape(2, 3)
+        rot_update = axis_angle_to_matrix(update[-7:-4])
+        # x = scale * R @ v + t; the rotation update turns about t (the model origin)
+        sim = Similarity(sim.scale * float(np.exp(update[-1])), rot_update @ sim.rotation,
+                         sim.translation + update[-4:-1])
+        return coeffs, pose, sim
+
+
+def fit_model(lin: LinearisedFlame, surface: ScanSurface, start: Similarity,
+              fit_ids: np.ndarray, settings: RegistrationSettings,
+              scan_landmarks_m: np.ndarray | None = None) -> ModelFit:
+    """Fit the model to a scan, coarse to fine (``settings.stages``).
+
+    Parameters
+    ----------
+    lin : the model, linearised
+    surface : the scan
+    start : similarity model -> scan from the rigid step
+    fit_ids : (n,) model vertices that seek the scan
+    scan_landmarks_m : (L, 3) scan-frame landmarks in the model's landmark order, or None
+
+    Raises
+    ------
+    RegistrationError
+        When the fit diverges (non-finite or implausibly large parameters) or loses the scan.
+    """
+    problem = _Problem(lin, surface, fit_ids, settings, scan_landmarks_m)
+    coeffs = np.zeros(lin.n_coeffs)
+    pose = np.zeros((lin.model.n_joints, 3))
+    sim = start
+    iterations = 0
+    for stage in settings.stages:
+        for _ in range(stage.iterations):
+            coeffs, pose, sim = problem.step(coeffs, pose, sim, stage)
+            iterations += 1
+            _check_divergence(coeffs, pose, sim, settings)
+    return ModelFit(coeffs, pose, sim, iterations)
+
+
+def _check_divergence(coeffs: np.ndarray, pose: np.ndarray, sim: Similarity,
+                      settings: RegistrationSettings) -> None:
+    values = np.concatenate([coeffs, pose.ravel(), sim.rotation.ravel(), sim.translation,
+                             [sim.scale]])
+    if not np.all(np.isfinite(values)):
+        raise RegistrationError("the model fit diverged: non-finite parameters")
+    largest = float(np.abs(coeffs).max(initial=0.0))
+    if largest > settings.max_coeff:
+        raise RegistrationError(
+            f"the model fit diverged: a coefficient reached {largest:.1f} standard deviations "
+            f"(limit {settings.max_coeff:.0f})"
+        )
+    if not 0.5 < sim.scale < 2.0:
+        raise RegistrationError(f"the model fit diverged: scale {sim.scale:.2f}")

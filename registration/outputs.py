@@ -1,0 +1,109 @@
+"""Files of the registration stage, each written atomically (temporary name, then rename):
+per scan ``mesh.ply``, ``params.npz``, ``metrics.json``, ``error.png``; per data set
+``summary.json`` and ``quarantine.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from registration.heatmap import write_error_png
+from registration.register import Registration
+from registration.scan_surface import ScanSurface
+
+SCAN_FILES = ("mesh.ply", "params.npz", "metrics.json", "error.png")
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, payload: dict | list) -> None:
+    """Write JSON atomically."""
+    _atomic(Path(path), lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
+
+
+def vertex_distances_mm(verts_m: np.ndarray, scan_verts_m: np.ndarray,
+                        max_mm: float = 10.0) -> np.ndarray:
+    """Distance (V,) mm of each vertex to its nearest scan point; NaN beyond ``max_mm``."""
+    dist, _ = ScanSurface(scan_verts_m).nearest(verts_m, max_mm / 1000.0)
+    return np.where(np.isfinite(dist), dist * 1000.0, np.nan)
+
+
+def write_registration(out_dir: str | Path, registration: Registration, faces: np.ndarray,
+                       distance_mm: np.ndarray, draw_faces: np.ndarray | None = None) -> None:
+    """Write one scan's files into ``out_dir``; ``metrics.json`` is written last, so its
+    presence means the scan is complete.
+
+    Parameters
+    ----------
+    registration : :func:`registration.register_scan`'s result
+    faces : (F, 3) the model's triangles
+    distance_mm : (V,) per-vertex distance to the scan for the heat-map
+        (:func:`vertex_distances_mm`)
+    draw_faces : (k, 3) triangles drawn in the heat-map (default: all)
+    """
+    out_dir = Path(out_dir)
+    params = registration.params
+    mesh = trimesh.Trimesh(registration.verts_m, faces, process=False)
+    _atomic(out_dir / "mesh.ply", lambda tmp: mesh.export(tmp, file_type="ply"))
+    _atomic(out_dir / "params.npz", lambda tmp: np.savez(tmp, **params))
+    verts_model = ((registration.verts_m - params["t"]) @ params["R"]) / params["scale"]
+    _atomic(out_dir / "error.png", lambda tmp: write_error_png(
+        tmp, verts_model, faces if draw_faces is None else draw_faces, distance_mm))
+    write_json(out_dir / "metrics.json", registration.metrics)
+
+
+def summarise(dataset: str, metrics: Sequence[dict], quarantined: Sequence[dict],
+              truth_fit: Sequence[dict] = (), truth_registered: Sequence[dict] = ()) -> dict:
+    """The data set's ``summary.json`` content.
+
+    Parameters
+    ----------
+    metrics : each registered scan's metrics dict
+    quarantined : ``{"scan_id", "reason"}`` per failed scan
+    truth_fit, truth_registered : per scan :func:`registration.metrics.truth_error` of the
+        model fit alone and after refinement, where ground truth exists
+    """
+    seconds = [m["seconds"] for m in metrics]
+    summary = {
+        "dataset": dataset,
+        "scans": len(metrics) + len(quarantined),
+        "registered": len(metrics),
+        "quarantined": len(quarantined),
+        "seconds_per_scan": float(np.mean(seconds)) if seconds else None,
+        "mesh_to_scan_mm_mean": (float(np.mean([m["mesh_to_scan_mm"]["mean"] for m in metrics]))
+                                 if metrics else None),
+    }
+    if truth_registered:
+        summary["truth_error_mm"] = {
+            stage: {key: float(np.mean([e[key] for e in errors]))
+                    for key in ("mean", "median", "p95")}
+            for stage, errors in (("model_fit", truth_fit), ("registered", truth_registered))
+            if errors
+        }
+    return summary
+
+
+def write_dataset_summary(out_dir: str | Path, summary: dict,
+                          quarantined: Sequence[dict]) -> None:
+    """Write ``summary.json`` and ``quarantine.json`` (list of ``{"scan_id", "reason"}``)."""
+    out_dir = Path(out_dir)
+    write_json(out_dir / "quarantine.json", list(quarantined))
+    write_json(out_dir / "summary.json", summary)

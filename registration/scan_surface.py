@@ -1,0 +1,60 @@
+"""The scan as a search structure: points, a k-d tree, and unit normals (from the triangles,
+or estimated from neighbours for a point cloud)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+
+def mesh_vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals (V, 3); zero rows for vertices in no triangle."""
+    tri = verts[faces]
+    face_normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    corners = faces.ravel()
+    repeated = np.repeat(face_normals, 3, axis=0)
+    normals = np.stack([np.bincount(corners, repeated[:, c], minlength=len(verts))
+                        for c in range(3)], axis=1)
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    return np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
+
+
+class ScanSurface:
+    """Nearest-point queries on a scan.
+
+    Parameters
+    ----------
+    points_m : (N, 3) float64, metres, scan frame
+    faces : (M, 3) int or None; with triangles the normals are the mesh's vertex normals
+        (oriented), without them they are fitted to the ``k_normal`` nearest points
+        (unoriented: callers orient them against the model's normals)
+    """
+
+    def __init__(self, points_m: np.ndarray, faces: np.ndarray | None = None,
+                 k_normal: int = 10) -> None:
+        self.points_m = points_m
+        self.tree = cKDTree(points_m)
+        self.k_normal = k_normal
+        self.oriented = faces is not None
+        self._normals = np.full_like(points_m, np.nan)
+        if faces is not None:
+            normals = mesh_vertex_normals(points_m, faces)
+            has = np.linalg.norm(normals, axis=1) > 0
+            self._normals[has] = normals[has]
+
+    def nearest(self, queries_m: np.ndarray,
+                max_distance_m: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+        """Distances (n,) metres (inf when none within ``max_distance_m``) and point indices
+        (n,) (N when none)."""
+        return self.tree.query(queries_m, distance_upper_bound=max_distance_m)
+
+    def normals(self, point_ids: np.ndarray) -> np.ndarray:
+        """Unit normals (n, 3) at scan points ``point_ids``; estimated once and cached."""
+        missing = np.unique(point_ids[np.isnan(self._normals[point_ids, 0])])
+        if missing.size:
+            _, neighbours = self.tree.query(self.points_m[missing], k=self.k_normal)
+            local = self.points_m[neighbours]
+            local = local - local.mean(axis=1, keepdims=True)
+            _, vectors = np.linalg.eigh(np.einsum("nki,nkj->nij", local, local))
+            self._normals[missing] = vectors[:, :, 0]
+        return self._normals[point_ids]

@@ -1,0 +1,72 @@
+"""Every tunable number of the registration, in one frozen dataclass (part of the stage's key)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class FitStage:
+    """One coarse-to-fine step of the model fit.
+
+    Attributes
+    ----------
+    iterations : Gauss-Newton iterations
+    n_shape, n_expr : leading identity / expression coefficients free in this step
+    max_distance_m : correspondences farther than this are rejected
+    fit_pose : whether the neck and jaw rotations are free
+    """
+
+    iterations: int
+    n_shape: int
+    n_expr: int
+    max_distance_m: float
+    fit_pose: bool
+
+
+@dataclass(frozen=True)
+class RegistrationSettings:
+    """Settings of :func:`registration.register_scan` (metres, radians, unitless weights)."""
+
+    # input checks
+    min_points: int = 2000
+    max_extent_m: float = 1.5          # a bigger scan is taken to be in millimetres
+    min_extent_m: float = 0.08
+    max_landmark_rms_m: float = 0.012
+    # rigid start without landmarks
+    start_angles_deg: tuple[float, ...] = (0.0, -30.0, 30.0)
+    icp_keep_fraction: float = 0.7
+    icp_points: int = 1500
+    # model fit
+    fit_points: int = 3000
+    stages: tuple[FitStage, ...] = (
+        FitStage(4, 10, 5, 0.015, False),
+        FitStage(5, 50, 20, 0.008, True),
+        FitStage(5, 50, 20, 0.004, True),
+    )
+    max_normal_angle_deg: float = 60.0
+    robust_scale_m: float = 0.002      # Cauchy scale of the point-to-plane residual
+    scan_to_model_weight: float = 1.0  # scan-to-model pairs relative to model-to-scan
+    landmark_sigma_m: float = 0.003
+    contour_landmark_weight: float = 0.2
+    shape_prior: float = 1.0           # identity coefficients ~ N(0, 1 / shape_prior)
+    expr_prior: float = 0.05           # expression ~ N(0, 1 / expr_prior): wide, mixes vary
+    pose_prior_rad: float = 0.3
+    scale_prior: float = 0.1           # log scale ~ N(0, scale_prior^2)
+    damping: float = 1e-3
+    max_coeff: float = 20.0            # |coefficient| beyond this: the fit diverged
+    max_face_residual_m: float = 0.001  # mean face residual beyond this: not a face
+    max_shape_norm_per_sqrt_n: float = 1.5  # identity norm beyond this * sqrt(n): not a face
+    min_face_coverage: float = 0.3     # fraction of face vertices with scan within 5 mm
+    # non-rigid refinement
+    refine_iterations: int = 3
+    refine_max_distance_m: tuple[float, ...] = (0.004, 0.002, 0.0015)
+    refine_max_normal_angle_deg: float = 45.0
+    laplacian_weight: float = 1.0
+    offset_weight: float = 1e-3
+    # metrics
+    within_m: float = 0.002
+
+    def to_json(self) -> dict:
+        """The settings as a JSON-ready dict."""
+        return asdict(self)

@@ -1,0 +1,336 @@
+"""Headless OpenGL rasteriser (moderngl, EGL) with float32 render targets.
+
+One :class:`Renderer` holds one EGL context, its shader programs and framebuffers; create it
+once and render many views. Meshes can be uploaded once (:meth:`Renderer.upload_surface`,
+:meth:`Renderer.upload_uv_mesh`) and drawn from many cameras.
+
+No face culling: scans are open surfaces, so the depth test alone decides visibility.
+Where a scan shows its back side (e.g. looking into an open neck), the normal of the surface
+*seen* is the flipped vertex normal, so back-facing fragments (``gl_FrontFacing`` false; faces
+are counter-clockwise seen from outside) get ``-n``. Closed surfaces never show back faces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import moderngl
+import numpy as np
+
+from rendering.camera import Camera, gl_projection
+from rendering.geometry import Light, Surface, UVMesh, check_mesh, vertex_normals
+
+MAX_FACES = 1 << 24
+"""Face ids travel through a float32 channel, exact below 2**24."""
+
+_SURFACE_VS = """
+#version 330
+uniform mat4 mvp;
+uniform vec4 depth_row;
+in vec3 in_pos;
+in vec3 in_normal;
+in vec3 in_color;
+out vec3 v_normal;
+out vec3 v_color;
+out float v_depth;
+void main() {
+    gl_Position = mvp * vec4(in_pos, 1.0);
+    v_normal = in_normal;
+    v_color = in_color;
+    v_depth = dot(depth_row, vec4(in_pos, 1.0));
+}
+"""
+
+_SURFACE_FS = """
+#version 330
+uniform vec3 light_dir;
+uniform vec3 light_color;
+uniform float ambient;
+uniform float diffuse;
+in vec3 v_normal;
+in vec3 v_color;
+in float v_depth;
+layout(location = 0) out vec4 out_normal_depth;
+layout(location = 1) out vec4 out_rgb;
+void main() {
+    vec3 n = normalize(v_normal);
+    if (!gl_FrontFacing) n = -n;
+    out_normal_depth = vec4(n, v_depth);
+    float shade = ambient + diffuse * max(dot(n, light_dir), 0.0);
+    out_rgb = vec4(clamp(v_color * light_color * shade, 0.0, 1.0), 1.0);
+}
+"""
+
+_CORNER_VS = """
+#version 330
+uniform mat4 mvp;
+uniform vec4 depth_row;
+in vec3 in_pos;
+in vec2 in_attr;
+out vec2 v_attr;
+out float v_depth;
+void main() {
+    gl_Position = mvp * vec4(in_pos, 1.0);
+    v_attr = in_attr;
+    v_depth = dot(depth_row, vec4(in_pos, 1.0));
+}
+"""
+
+_CORNER_FS = """
+#version 330
+in vec2 v_attr;
+in float v_depth;
+layout(location = 0) out vec4 out_attr_id_depth;
+void main() {
+    out_attr_id_depth = vec4(v_attr, float(gl_PrimitiveID + 1), v_depth);
+}
+"""
+
+_CORNER_BARY = np.array([[1, 0], [0, 1], [0, 0]], dtype=np.float32)
+
+
+@dataclass
+class GpuSurface:
+    """A :class:`Surface` uploaded to a renderer (indexed; smooth vertex normals)."""
+
+    vao: moderngl.VertexArray
+    buffers: tuple[moderngl.Buffer, ...]
+
+    def release(self) -> None:
+        """Free the GPU buffers."""
+        self.vao.release()
+        for buffer in self.buffers:
+            buffer.release()
+
+
+@dataclass
+class GpuCornerMesh:
+    """Triangles unrolled to corners with a 2-vector per corner (uv or barycentrics)."""
+
+    vao: moderngl.VertexArray
+    buffers: tuple[moderngl.Buffer, ...]
+    n_faces: int
+
+    def release(self) -> None:
+        """Free the GPU buffers."""
+        self.vao.release()
+        for buffer in self.buffers:
+            buffer.release()
+
+
+class Renderer:
+    """Offscreen rasteriser for images of ``width`` x ``height`` pixels.
+
+    Parameters
+    ----------
+    width, height : image size in pixels; every camera drawn must have this size
+    near_m, far_m : clipping range of camera depth, metres
+    cull_back_faces : drop back faces of surfaces (:meth:`draw_surface`) before rasterising.
+        About twice as fast on llvmpipe, whose triangle setup dominates, but an open scan's
+        inner side (e.g. inside an open neck) then shows as background instead of its
+        flipped normal. Closed surfaces render identically either way.
+    """
+
+    def __init__(self, width: int = 512, height: int = 512, near_m: float = 0.01,
+                 far_m: float = 100.0, cull_back_faces: bool = False) -> None:
+        self.width, self.height = int(width), int(height)
+        self.near_m, self.far_m = near_m, far_m
+        self.cull_back_faces = cull_back_faces
+        self.ctx = moderngl.create_standalone_context(backend="egl")
+        self.ctx.enable(moderngl.DEPTH_TEST)
+        self.ctx.front_face = "cw"  # see rendering.camera.gl_projection
+        size = (self.width, self.height)
+        self._surface_prog = self.ctx.program(vertex_shader=_SURFACE_VS,
+                                              fragment_shader=_SURFACE_FS)
+        self._corner_prog = self.ctx.program(vertex_shader=_CORNER_VS,
+                                             fragment_shader=_CORNER_FS)
+        self._surface_fbo = self.ctx.framebuffer(
+            color_attachments=[self.ctx.renderbuffer(size, 4, dtype="f4"),
+                               self.ctx.renderbuffer(size, 4, dtype="f1")],
+            depth_attachment=self.ctx.depth_renderbuffer(size))
+        self._corner_fbo = self.ctx.framebuffer(
+            color_attachments=[self.ctx.renderbuffer(size, 4, dtype="f4")],
+            depth_attachment=self.ctx.depth_renderbuffer(size))
+        self._f4 = np.empty((self.height, self.width, 4), dtype=np.float32)
+        self._u1 = np.empty((self.height, self.width, 4), dtype=np.uint8)
+
+    def release(self) -> None:
+        """Free the context and everything in it."""
+        self.ctx.release()
+
+    # ---- uploads -------------------------------------------------------------------------
+
+    def upload_surface(self, surface: Surface) -> GpuSurface:
+        """Upload a scan surface once to draw it from many cameras."""
+        verts = np.ascontiguousarray(surface.verts_m, dtype=np.float32)
+        normals = vertex_normals(surface.verts_m, surface.faces)
+        if surface.vertex_colors is None:
+            colors = np.full_like(verts, 0.75)
+        else:
+            colors = np.asarray(surface.vertex_colors, dtype=np.float32) / 255.0
+        buffers = tuple(self.ctx.buffer(np.ascontiguousarray(a, dtype=np.float32))
+                        for a in (verts, normals, colors))
+        index = self.ctx.buffer(np.ascontiguousarray(surface.faces, dtype=np.uint32))
+        vao = self.ctx.vertex_array(
+            self._surface_prog,
+            [(buffers[0], "3f", "in_pos"), (buffers[1], "3f", "in_normal"),
+             (buffers[2], "3f", "in_color")],
+            index_buffer=index, index_element_size=4)
+        return GpuSurface(vao=vao, buffers=(*buffers, index))
+
+    def _upload_corners(self, corner_pos: np.ndarray, corner_attr: np.ndarray) -> GpuCornerMesh:
+        n_faces = len(corner_pos) // 3
+        if n_faces >= MAX_FACES:
+            raise ValueError(f"mesh has {n_faces} faces; the renderer supports < {MAX_FACES}")
+        pos = self.ctx.buffer(np.ascontiguousarray(corner_pos, dtype=np.float32))
+        attr = self.ctx.buffer(np.ascontiguousarray(corner_attr, dtype=np.float32))
+        vao = self.ctx.vertex_array(self._corner_prog,
+                                    [(pos, "3f", "in_pos"), (attr, "2f", "in_attr")])
+        return GpuCornerMesh(vao=vao, buffers=(pos, attr), n_faces=n_faces)
+
+    def upload_uv_mesh(self, mesh: UVMesh) -> GpuCornerMesh:
+        """Upload a uv mesh (corners unrolled so uv seams stay sharp)."""
+        faces, ft = np.asarray(mesh.faces), np.asarray(mesh.ft)
+        corner_pos = np.asarray(mesh.verts_m, dtype=np.float32)[faces.ravel()]
+        corner_uv = np.asarray(mesh.vt, dtype=np.float32)[ft.ravel()]
+        return self._upload_corners(corner_pos, corner_uv)
+
+    # ---- drawing -------------------------------------------------------------------------
+
+    def _set_camera(self, program: moderngl.Program, camera: Camera) -> None:
+        if (camera.width, camera.height) != (self.width, self.height):
+            raise ValueError(f"camera is {camera.width}x{camera.height} but the renderer "
+                             f"draws {self.width}x{self.height}")
+        mvp = gl_projection(camera, self.near_m, self.far_m) @ camera.w2c
+        program["mvp"].write(mvp.T.astype(np.float32).tobytes())
+        program["depth_row"].value = tuple(camera.w2c[2])
+
+    def draw_surface(self, gpu: GpuSurface, camera: Camera,
+                     light: Light | None = None) -> dict[str, np.ndarray]:
+        """Draw an uploaded surface; see :meth:`render_surface` for the result (``rgb`` is
+        always there; a surface uploaded without colours has albedo 0.75)."""
+        if light is None:
+            light = headlight(camera)
+        prog = self._surface_prog
+        self._set_camera(prog, camera)
+        direction = np.asarray(light.direction_model, dtype=np.float64)
+        prog["light_dir"].value = tuple(direction / np.linalg.norm(direction))
+        prog["light_color"].value = tuple(float(c) for c in light.color)
+        prog["ambient"].value = float(light.ambient)
+        prog["diffuse"].value = float(light.diffuse)
+        self._surface_fbo.use()
+        self._surface_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        if self.cull_back_faces:
+            self.ctx.enable(moderngl.CULL_FACE)
+        gpu.vao.render(moderngl.TRIANGLES)
+        self.ctx.disable(moderngl.CULL_FACE)
+        self._surface_fbo.read_into(self._f4, components=4, attachment=0, dtype="f4")
+        depth = self._f4[..., 3].copy()
+        self._surface_fbo.read_into(self._u1, components=4, attachment=1, dtype="f1")
+        return {"normal": channels(self._f4, 3), "depth": depth, "mask": depth > 0,
+                "rgb": channels(self._u1, 3)}
+
+    def draw_corners(self, gpu: GpuCornerMesh, camera: Camera,
+                     cull_back_faces: bool = False) -> np.ndarray:
+        """Draw an uploaded corner mesh; (H, W, 4) float32 view of (attr0, attr1, face_id + 1,
+        depth), zero on background. The view is overwritten by the next draw."""
+        self._set_camera(self._corner_prog, camera)
+        self._corner_fbo.use()
+        self._corner_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        if cull_back_faces:
+            self.ctx.enable(moderngl.CULL_FACE)
+        gpu.vao.render(moderngl.TRIANGLES)
+        self.ctx.disable(moderngl.CULL_FACE)
+        self._corner_fbo.read_into(self._f4, components=4, attachment=0, dtype="f4")
+        return self._f4
+
+    # ---- one-shot conveniences -----------------------------------------------------------
+
+    def render_surface(self, verts: np.ndarray, faces: np.ndarray, camera: Camera,
+                       vertex_colors: np.ndarray | None = None,
+                       light: Light | None = None) -> dict[str, np.ndarray]:
+        """Render a surface with smooth vertex normals.
+
+        Parameters
+        ----------
+        verts : (N, 3) metres, model frame; faces : (M, 3) int, counter-clockwise outside
+        camera : size must match the renderer
+        vertex_colors : (N, 3) uint8 or None
+        light : shading light; default :func:`headlight`
+
+        Returns
+        -------
+        dict with ``normal`` (H, W, 3) float32 unit model-frame normals of the surface seen
+        (0 on background), ``depth`` (H, W) float32 camera z in metres (0 on background),
+        ``mask`` (H, W) bool foreground, and, when colours are given, ``rgb`` (H, W, 3) uint8.
+        """
+        gpu = self.upload_surface(Surface(verts, faces, vertex_colors))
+        try:
+            out = self.draw_surface(gpu, camera, light)
+        finally:
+            gpu.release()
+        if vertex_colors is None:
+            del out["rgb"]
+        return out
+
+    def render_uv(self, verts: np.ndarray, faces: np.ndarray, vt: np.ndarray, ft: np.ndarray,
+                  camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Render texture coordinates of the visible front faces.
+
+        Back faces are culled: the uv of a surface seen from behind (inside an open FLAME mesh)
+        is not the uv of what a photo shows there. The depth test hides occluded faces.
+
+        Returns
+        -------
+        uv : (H, W, 2) float32, 0 where not valid
+        valid : (H, W) bool, the mesh is visible (depth-tested, no culling)
+        face_id : (H, W) int32, visible face, -1 on background
+        """
+        gpu = self.upload_uv_mesh(UVMesh(verts, faces, vt, ft))
+        try:
+            buf = self.draw_corners(gpu, camera, cull_back_faces=True)
+        finally:
+            gpu.release()
+        face_id = buf[..., 2].astype(np.int32) - 1
+        return channels(buf, 2), face_id >= 0, face_id
+
+    def rasterize(self, verts: np.ndarray, faces: np.ndarray,
+                  camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Visibility pass: which face each pixel sees, where on it, and how far.
+
+        No culling: the nearest face wins, whichever side of it is seen.
+
+        Returns
+        -------
+        face_id : (H, W) int32, -1 on background
+        bary : (H, W, 3) float32, perspective-correct barycentric coordinates of the pixel
+            centre's ray hit in that face (0 on background)
+        depth : (H, W) float32, camera z in metres (0 on background)
+        """
+        verts, faces = check_mesh(verts, faces, "rasterize")
+        corner_pos = np.asarray(verts, dtype=np.float32)[np.asarray(faces).ravel()]
+        corner_bary = np.tile(_CORNER_BARY, (len(faces), 1))
+        gpu = self._upload_corners(corner_pos, corner_bary)
+        try:
+            buf = self.draw_corners(gpu, camera)
+        finally:
+            gpu.release()
+        face_id = buf[..., 2].astype(np.int32) - 1
+        bary = np.empty((self.height, self.width, 3), dtype=np.float32)
+        bary[..., :2] = buf[..., :2]
+        bary[..., 2] = np.where(face_id >= 0, 1.0 - buf[..., 0] - buf[..., 1], 0.0)
+        return face_id, bary, buf[..., 3].copy()
+
+
+def channels(image: np.ndarray, count: int) -> np.ndarray:
+    """Copy of the first ``count`` channels of an (H, W, C) image (per-channel copies: numpy's
+    copy of a ``[..., :3]`` view of a 4-channel image is ten times slower)."""
+    out = np.empty((*image.shape[:2], count), dtype=image.dtype)
+    for channel in range(count):
+        out[..., channel] = image[..., channel]
+    return out
+
+
+def headlight(camera: Camera) -> Light:
+    """Light from the camera's direction (model frame), default intensities."""
+    return Light(direction_model=-camera.rotation[2])

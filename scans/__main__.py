@@ -1,0 +1,7 @@
+"""Entry point of ``python -m scans``."""
+
+import sys
+
+from scans.cli import main
+
+sys.exit(main())

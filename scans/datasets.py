@@ -1,0 +1,29 @@
+"""One entry point over the adapters: ``list_scans(dataset, root, **options)``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+from scans import ava256, facescape, nphm
+from scans.records import ScanRecord
+
+ADAPTERS: dict[str, ModuleType] = {"nphm": nphm, "facescape": facescape, "ava256": ava256}
+"""Data set name -> adapter module (each has ``list_scans(root, **options)`` and ``load``)."""
+
+
+def adapter_for(dataset: str) -> ModuleType:
+    """The adapter module of a data set."""
+    try:
+        return ADAPTERS[dataset]
+    except KeyError:
+        raise ValueError(f"unknown data set {dataset!r}; known: {sorted(ADAPTERS)}") from None
+
+
+def list_scans(dataset: str, root: str | Path, **options) -> list[ScanRecord]:
+    """Records of every scan of a data set under ``root``; reads no mesh.
+
+    Options per data set: facescape ``mv_root``, ``rt_scale_path``, ``landmark_indices_path``;
+    ava256 ``face_topology_path``, ``frames_per_segment``; nphm none.
+    """
+    return adapter_for(dataset).list_scans(root, **options)

@@ -1,0 +1,174 @@
+"""FaceScape adapter (TU models, optional multi-view photos).
+
+Layout (as released)::
+
+    ROOT/<id>/models_reg/<n>_<expression>.obj      TU model, millimetres, face to +z, top +y
+                        /<n>_<expression>.obj.mtl  names the texture (map_Kd)
+                        /<n>_<expression>.jpg      texture
+    MVROOT/<id>/<n>_<expression>/<view>.jpg        multi-view photos (distorted, as shot)
+                                /params.json       flat dict: <view>_K (3x3), <view>_Rt (3x4
+                                                   world-to-camera, OpenCV), <view>_distortion
+                                                   (k1 k2 p1 p2 k3), <view>_width, <view>_height,
+                                                   <view>_valid (invalid views are skipped)
+    RT_SCALE  Rt_scale_dict.json (toolkit): {"<id>": {"<n>": [scale, [[3x4 Rt]]]}},
+              TU model -> multi-view frame: v *= scale; v = R v + t
+    LANDMARKS landmark_indices.npz (toolkit), key "v10": 68 TU vertex indices
+
+Options (``list_scans(root, ...)``): ``mv_root`` (no photos when None), ``rt_scale_path``
+(default ``MVROOT/Rt_scale_dict.json``), ``landmark_indices_path`` (default
+``ROOT/landmark_indices.npz`` when present; else no landmarks). Ids are the numeric folder
+names; ``scan_id`` is ``<id>_<n>_<expression>``. The transform is a pure scale
+(``to_metres = diag(1e-3)``): the TU frame already has FLAME's axes. Photo extrinsics are
+composed with the Rt_scale entry and the scale is divided out, so ``w2c`` is rigid and maps
+the returned ``verts_m`` to the camera (projection is unchanged by a uniform scale).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from scans.errors import ScanError
+from scans.geometry import check_size_m, similarity, transform_points
+from scans.images import read_image, vertex_colors_from_texture
+from scans.meshio import check_mesh, read_obj
+from scans.records import Photo, Scan, ScanRecord
+
+DATASET = "facescape"
+MM_TO_M = 1e-3
+EXPRESSIONS = ("neutral", "smile", "mouth_stretch", "anger", "jaw_left", "jaw_right",
+               "jaw_forward", "mouth_left", "mouth_right", "dimpler", "chin_raiser",
+               "lip_puckerer", "lip_funneler", "sadness", "lip_roll", "grin", "cheek_blowing",
+               "eye_closed", "brow_raiser", "brow_lower")
+"""The 20 expressions; ``<n>_<name>`` with n = position + 1."""
+MODEL_NAME = re.compile(r"^(\d+)_([A-Za-z_]+)\.obj$")
+CAMERA_KEYS = ("K", "Rt", "distortion", "width", "height", "valid")
+
+
+def list_scans(root: str | Path, mv_root: str | Path | None = None,
+               rt_scale_path: str | Path | None = None,
+               landmark_indices_path: str | Path | None = None) -> list[ScanRecord]:
+    """Records of every TU model under ``ROOT/<id>/models_reg/`` (reads only params.json)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ScanError(root, "FaceScape root folder not found")
+    if landmark_indices_path is None and (root / "landmark_indices.npz").is_file():
+        landmark_indices_path = root / "landmark_indices.npz"
+    if mv_root is not None and rt_scale_path is None:
+        rt_scale_path = Path(mv_root) / "Rt_scale_dict.json"
+    records = []
+    for subject in sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()),
+                          key=lambda p: int(p.name)):
+        models = []
+        for obj in (subject / "models_reg").glob("*.obj"):
+            match = MODEL_NAME.match(obj.name)
+            if match:
+                models.append((int(match.group(1)), match.group(2), obj))
+        for n, expr, obj in sorted(models):
+            files = {"mesh": str(obj)}
+            options = {"expression_index": n}
+            if landmark_indices_path is not None:
+                files["landmark_indices"] = str(landmark_indices_path)
+            n_photos = 0
+            if mv_root is not None:
+                params = Path(mv_root) / subject.name / f"{n}_{expr}" / "params.json"
+                if params.is_file():
+                    files["params"] = str(params)
+                    files["rt_scale"] = str(rt_scale_path)
+                    n_photos = len(_valid_views(_read_json(params)))
+            records.append(ScanRecord(DATASET, subject.name, f"{n}_{expr}",
+                                      f"{subject.name}_{n}_{expr}", files, options, n_photos))
+    return records
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ScanError(path, "file not found") from None
+    except (OSError, ValueError) as exc:
+        raise ScanError(path, f"unreadable JSON: {exc}") from None
+
+
+def _valid_views(params: dict) -> list[str]:
+    views = sorted({key[:-2] for key in params if key.endswith("_K")},
+                   key=lambda v: (len(v), v))
+    return [v for v in views if bool(params.get(f"{v}_valid", True))]
+
+
+def _tu_to_mv(record: ScanRecord) -> tuple[float, np.ndarray]:
+    path = Path(record.files["rt_scale"])
+    table = _read_json(path)
+    n = str(record.options["expression_index"])
+    try:
+        scale, rt = table[record.subject][n]
+        rt = np.asarray(rt, np.float64).reshape(3, 4)
+    except KeyError:
+        raise ScanError(path, f"no entry for id {record.subject}, expression {n}") from None
+    except (TypeError, ValueError):
+        raise ScanError(path, f"entry for id {record.subject}, expression {n} is not "
+                              "[scale, 3x4 Rt]") from None
+    return float(scale), rt
+
+
+def read_photos(record: ScanRecord) -> list[Photo]:
+    """The valid views of a scan, with ``w2c`` mapping the scan's metric TU frame to camera."""
+    params_path = Path(record.files["params"])
+    params = _read_json(params_path)
+    scale, rt_tu = _tu_to_mv(record)
+    photos = []
+    for view in _valid_views(params):
+        missing = [f"{view}_{k}" for k in CAMERA_KEYS if f"{view}_{k}" not in params]
+        if missing:
+            raise ScanError(params_path, f"missing key(s) {', '.join(missing)}")
+        try:
+            K = np.asarray(params[f"{view}_K"], np.float64).reshape(3, 3)
+            rt_cam = np.asarray(params[f"{view}_Rt"], np.float64).reshape(3, 4)
+            dist = np.asarray(params[f"{view}_distortion"], np.float64).reshape(-1)[:5]
+            width, height = int(params[f"{view}_width"]), int(params[f"{view}_height"])
+        except (TypeError, ValueError) as exc:
+            raise ScanError(params_path, f"camera '{view}' malformed: {exc}") from None
+        w2c = np.eye(4)
+        w2c[:3, :3] = rt_cam[:, :3] @ rt_tu[:, :3]
+        w2c[:3, 3] = (rt_cam[:, :3] @ rt_tu[:, 3] + rt_cam[:, 3]) / (scale / MM_TO_M)
+        photos.append(Photo(params_path.parent / f"{view}.jpg", None, view, K, w2c, dist,
+                            width, height))
+    return photos
+
+
+def load(record: ScanRecord) -> Scan:
+    """Read a TU model (metres), its texture and colours, landmarks and photos' cameras."""
+    mesh_path = Path(record.files["mesh"])
+    mesh = check_mesh(read_obj(mesh_path), mesh_path)
+    to_metres = similarity(MM_TO_M)
+    verts_m = transform_points(to_metres, mesh.verts)
+    check_size_m(verts_m, mesh_path)
+    texture, colors = None, mesh.vertex_colors
+    if mesh.texture_name:
+        texture = read_image(mesh_path.parent / mesh.texture_name)
+        if mesh.uv_corners is None:
+            raise ScanError(mesh_path, "material names a texture but faces have no vt")
+        colors = vertex_colors_from_texture(texture, mesh.faces, mesh.uv_corners,
+                                            len(verts_m))
+    landmarks = None
+    if "landmark_indices" in record.files:
+        lmk_path = Path(record.files["landmark_indices"])
+        try:
+            with np.load(lmk_path) as data:
+                idx = np.asarray(data["v10"], np.int64).reshape(-1)
+        except FileNotFoundError:
+            raise ScanError(lmk_path, "file not found") from None
+        except KeyError:
+            raise ScanError(lmk_path, "missing key 'v10'") from None
+        except (OSError, ValueError) as exc:
+            raise ScanError(lmk_path, f"unreadable: {exc}") from None
+        if len(idx) != 68 or idx.min() < 0 or idx.max() >= len(verts_m):
+            raise ScanError(lmk_path, f"'v10' must hold 68 vertex indices below {len(verts_m)}")
+        landmarks = verts_m[idx]
+    photos = read_photos(record) if "params" in record.files else []
+    return Scan(record=record, verts_m=verts_m, faces=mesh.faces, vertex_colors=colors,
+                texture=texture, uv_corners=mesh.uv_corners, landmarks_m=landmarks,
+                photos=photos, to_metres=to_metres)

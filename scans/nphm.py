@@ -1,0 +1,94 @@
+"""NPHM adapter.
+
+Layout (as released)::
+
+    ROOT/<subject>/<expression>/scan.ply          textured scan; texture named in the header
+                                                  (``comment TextureFile <name>``), beside it
+                               /flame.ply         a FLAME fit (usable as initialisation)
+                               /registration.ply  when present
+                               /s.npy R.npy t.npy similarity raw metric frame -> NPHM space
+                                                  (``v_nphm = s * R @ v_raw + t``)
+    ROOT/neutrals_open.json, ROOT/neutrals_closed.json   subject -> neutral expression (-1: none)
+
+Subject and expression folders have numeric names only (``017/003``); other folders are
+ignored. Every PLY is in NPHM space = FLAME space x 4 (no translation), so the adapter's
+transform is ``to_metres = diag(1/4, 1/4, 1/4, 1)`` and the result is in FLAME's frame.
+NPHM has no calibrated photos and no 3D landmark file: ``photos`` is empty and
+``landmarks_m`` None. ``scan_id`` is ``<subject>_<expression>``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from scans.errors import ScanError
+from scans.geometry import check_size_m, similarity, transform_points
+from scans.images import read_image, vertex_colors_from_texture
+from scans.meshio import check_mesh, read_ply
+from scans.records import Scan, ScanRecord
+
+DATASET = "nphm"
+NPHM_TO_METRES = 0.25
+"""NPHM space is FLAME space (metres) scaled by 4."""
+
+
+def list_scans(root: str | Path) -> list[ScanRecord]:
+    """Records of every ``ROOT/<subject>/<expression>/`` folder (reads no mesh)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ScanError(root, "NPHM root folder not found")
+    records = []
+    for subject in sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()),
+                          key=lambda p: int(p.name)):
+        for expr in sorted((p for p in subject.iterdir() if p.is_dir() and p.name.isdigit()),
+                           key=lambda p: int(p.name)):
+            files = {"scan": str(expr / "scan.ply")}
+            for role in ("flame", "registration"):
+                if (expr / f"{role}.ply").is_file():
+                    files[role] = str(expr / f"{role}.ply")
+            for name in ("s", "R", "t"):
+                if (expr / f"{name}.npy").is_file():
+                    files[name] = str(expr / f"{name}.npy")
+            records.append(ScanRecord(DATASET, subject.name, expr.name,
+                                      f"{subject.name}_{expr.name}", files))
+    return records
+
+
+def load(record: ScanRecord) -> Scan:
+    """Read a scan: mesh, texture and vertex colours, the FLAME fit; metres, FLAME frame."""
+    scan_path = Path(record.files["scan"])
+    mesh = check_mesh(read_ply(scan_path), scan_path)
+    to_metres = similarity(NPHM_TO_METRES)
+    verts_m = transform_points(to_metres, mesh.verts)
+    check_size_m(verts_m, scan_path)
+    texture, colors = None, mesh.vertex_colors
+    if mesh.texture_name:
+        texture = read_image(scan_path.parent / mesh.texture_name)
+        if mesh.uv_corners is None:
+            raise ScanError(scan_path, "header names a texture but faces have no texcoord")
+        colors = vertex_colors_from_texture(texture, mesh.faces, mesh.uv_corners,
+                                            len(verts_m))
+    init = None
+    if "flame" in record.files:
+        fit_path = Path(record.files["flame"])
+        fit = check_mesh(read_ply(fit_path), fit_path, need_faces=False)
+        init = transform_points(to_metres, fit.verts)
+    return Scan(record=record, verts_m=verts_m, faces=mesh.faces, vertex_colors=colors,
+                texture=texture, uv_corners=mesh.uv_corners, landmarks_m=None, photos=[],
+                to_metres=to_metres, init_verts_m=init)
+
+
+def read_raw_similarity(record: ScanRecord) -> tuple[float, np.ndarray, np.ndarray]:
+    """NPHM's ``(s, R (3, 3), t (3,))``: ``v_nphm = s * R @ v_raw + t``."""
+    try:
+        s = float(np.load(record.files["s"]))
+        rot = np.load(record.files["R"]).reshape(3, 3)
+        t = np.load(record.files["t"]).reshape(3)
+    except KeyError as exc:
+        raise ScanError(Path(record.files["scan"]).parent / f"{exc.args[0]}.npy",
+                        "similarity file missing") from None
+    except (OSError, ValueError) as exc:
+        raise ScanError(Path(record.files["scan"]).parent, f"unreadable s/R/t: {exc}") from None
+    return s, rot, t

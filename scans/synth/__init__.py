@@ -1,0 +1,55 @@
+"""Synthetic data sets in the NPHM, FaceScape and Ava256 layouts, from the ICT model.
+
+Ground truth goes to ``<truth_root>/<scan_id>/truth.npz`` (outside the data set):
+``verts_m`` (V, 3) and ``faces`` (F, 3) in stand-in topology, ``id_coeffs`` (100,),
+``expr_weights`` (53,), ``landmarks_m`` (68, 3), all in the metric frame the adapter returns
+for that scan; ``scan_inlier`` (N,) bool per vertex of the scan file (False for hair and
+shoulders), ``noise_m`` and ``detail_m`` (sensor noise sigma and fine-detail amplitude), and
+where there are photos ``photo_ids`` (P,) and ``photo_landmarks_px`` (P, 68, 2), the true
+landmarks' undistorted pixel positions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flame.ict import load_ict
+from scans.synth.ava256 import write_ava256
+from scans.synth.facescape import write_facescape
+from scans.synth.nphm import write_nphm
+
+DATASETS = ("nphm", "facescape", "ava256")
+
+
+def write_synthetic(dataset: str, raw_root: str | Path, truth_root: str | Path,
+                    subjects: int = 2, expressions: int = 2, seed: int = 0,
+                    scan_vertices: int = 100_000, texture_tile: int = 512,
+                    noise_mm: float = 0.1, detail_mm: float = 0.1, views: int = 4,
+                    photo_size: tuple[int, int] = (320, 240), tracked_vertices: int = 8000,
+                    ict_path: str | Path | None = None) -> dict:
+    """Write a synthetic data set in ``dataset``'s layout; return the adapter options
+    (keyword arguments for ``list_scans``) that read it.
+
+    scan_vertices : about this many vertices per scan surface (NPHM, FaceScape TU, and the
+        Ava256 photo subject); tracked_vertices : Ava256's tracked-mesh topology size;
+    texture_tile : texture height in pixels (width is 5 tiles); photo_size : (width, height);
+    noise_mm : sensor noise sigma along the normal; detail_mm : fine-detail amplitude.
+    """
+    ict = load_ict(ict_path)
+    raw_root, truth_root = Path(raw_root), Path(truth_root)
+    noise_m, detail_m = noise_mm * 1e-3, detail_mm * 1e-3
+    if dataset == "nphm":
+        return write_nphm(ict, raw_root, truth_root, subjects, expressions, seed,
+                          scan_vertices, texture_tile, noise_m, detail_m)
+    if dataset == "facescape":
+        return write_facescape(ict, raw_root, truth_root, subjects, expressions, seed,
+                               scan_vertices, texture_tile, noise_m, detail_m, views,
+                               photo_size)
+    if dataset == "ava256":
+        return write_ava256(ict, raw_root, truth_root, subjects, expressions, seed,
+                            scan_vertices, tracked_vertices, noise_m, detail_m, views,
+                            (photo_size[1], photo_size[0]))
+    raise ValueError(f"unknown data set {dataset!r}; known: {DATASETS}")
+
+
+__all__ = ["DATASETS", "write_synthetic"]

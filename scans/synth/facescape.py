@@ -1,0 +1,93 @@
+"""Synthetic FaceScape: TU models (one fixed topology, mm) and multi-view photos in an
+SfM-like frame (per-scan scale and rigid offset in ``Rt_scale_dict.json``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from flame.ict import IctModel
+from scans.facescape import EXPRESSIONS, MM_TO_M
+from scans.images import write_image
+from scans.meshio import write_obj
+from scans.synth.head import make_head, scan_surface, surface_texture, write_json, write_truth
+from scans.synth.layout import build_layout
+from scans.synth.params import (
+    FACESCAPE_MIXES,
+    mix_weights,
+    orbit_cameras,
+    random_identity,
+    random_pose,
+)
+from scans.synth.photos import landmark_pixels, render_photo
+
+DATASET_KEY = 2
+MV_FOLDER = "fsmview"
+
+
+def write_facescape(ict: IctModel, raw_root: Path, truth_root: Path, subjects: int,
+                    expressions: int, seed: int, scan_vertices: int, texture_tile: int,
+                    noise_m: float, detail_m: float, views: int,
+                    photo_size: tuple[int, int]) -> dict:
+    """Write TU models under ``raw_root/<id>/models_reg/``, photos under
+    ``raw_root/fsmview/`` and the truth; returns the adapter options (``mv_root``)."""
+    raw_root = Path(raw_root)
+    layout = build_layout(ict, scan_vertices)
+    neutral_ict_lmk = ict.vertices[ict.landmarks68]
+    lmk_idx = np.argmin(np.linalg.norm(layout.neutral[:, None] - neutral_ict_lmk[None], axis=2),
+                        axis=0)
+    raw_root.mkdir(parents=True, exist_ok=True)
+    tmp = raw_root / ".landmark_indices.tmp.npz"
+    np.savez(tmp, v10=lmk_idx)
+    tmp.replace(raw_root / "landmark_indices.npz")
+    mv_root = raw_root / MV_FOLDER
+    rt_scale: dict[str, dict[str, list]] = {}
+    for s in range(subjects):
+        rng_s = np.random.default_rng([seed, DATASET_KEY, s])
+        id_coeffs, tone = random_identity(rng_s), rng_s.uniform(0, 1)
+        subject = str(s + 1)
+        rt_scale[subject] = {}
+        for e in range(min(expressions, len(EXPRESSIONS))):
+            rng = np.random.default_rng([seed, DATASET_KEY, s, e])
+            name = f"{e + 1}_{EXPRESSIONS[e]}"
+            expr = mix_weights(ict, FACESCAPE_MIXES[EXPRESSIONS[e]])
+            head = make_head(ict, id_coeffs, expr, random_pose(rng, 3.0, 0.005))
+            surface = scan_surface(head, layout, rng, tone, noise_m, detail_m)
+            models = raw_root / subject / "models_reg"
+            models.mkdir(parents=True, exist_ok=True)
+            write_image(models / f"{name}.jpg", surface_texture(surface, texture_tile))
+            write_obj(models / f"{name}.obj", surface.verts / MM_TO_M, surface.faces,
+                      surface.uv_corners, f"{name}.jpg")
+            # multi-view frame: x_mv = R (scale * x_tu_mm) + t
+            scale = rng.uniform(0.8, 1.2)
+            rot = Rotation.from_rotvec(rng.normal(0, 0.5, 3)).as_matrix()
+            trans = rng.uniform(-300, 300, 3)
+            rt_scale[subject][str(e + 1)] = [scale, np.hstack([rot, trans[:, None]]).tolist()]
+            cameras = orbit_cameras(head.pose[:3, 3], views, *photo_size, rng)
+            folder = mv_root / subject / name
+            folder.mkdir(parents=True, exist_ok=True)
+            params = {}
+            for view, cam in enumerate(cameras):
+                image, _ = render_photo(surface, cam)
+                write_image(folder / f"{view}.jpg", image)
+                rc, tc = cam["w2c"][:3, :3], cam["w2c"][:3, 3]
+                t_mv = scale / MM_TO_M * tc - rc @ rot.T @ trans
+                rt_mv = np.hstack([rc @ rot.T, t_mv[:, None]])
+                params.update({f"{view}_K": cam["K"].tolist(), f"{view}_Rt": rt_mv.tolist(),
+                               f"{view}_distortion": cam["dist"].tolist(),
+                               f"{view}_width": cam["width"], f"{view}_height": cam["height"],
+                               f"{view}_valid": True, f"{view}_sn": f"SYN{view:04d}"})
+            bad = len(cameras)
+            params.update({f"{bad}_K": np.eye(3).tolist(), f"{bad}_Rt": np.zeros((3, 4)).tolist(),
+                           f"{bad}_distortion": [0.0] * 5, f"{bad}_width": photo_size[0],
+                           f"{bad}_height": photo_size[1], f"{bad}_valid": False})
+            write_json(folder / "params.json", params)
+            write_truth(truth_root, f"{subject}_{name}", ict, head, np.eye(4),
+                        scan_inlier=surface.inlier, noise_m=np.array(noise_m),
+                        detail_m=np.array(detail_m),
+                        photo_ids=np.array([str(v) for v in range(len(cameras))]),
+                        photo_landmarks_px=landmark_pixels(head.landmarks_m, cameras))
+    write_json(mv_root / "Rt_scale_dict.json", rt_scale)
+    return {"mv_root": str(mv_root)}

@@ -1,0 +1,43 @@
+"""``python -m shards verify DIR`` and ``python -m shards show FILE --index N --out PNG``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from shards.contact_sheet import write_contact_sheet
+from shards.manifest import read_manifest, verify_folder
+from shards.schema import ShardError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shards")
+    sub = parser.add_subparsers(dest="command", required=True)
+    verify = sub.add_parser("verify", help="check every shard of a folder against its manifest")
+    verify.add_argument("folder")
+    show = sub.add_parser("show", help="contact sheet (rgb | normal | uv | mask) of a sample")
+    show.add_argument("file")
+    show.add_argument("--index", type=int, default=0)
+    show.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    if args.command == "verify":
+        problems = verify_folder(args.folder)
+        for problem in problems:
+            print(f"FAIL {problem}")
+        if problems:
+            return 1
+        shards = read_manifest(args.folder)["shards"]
+        print(f"OK {args.folder}: {len(shards)} shards, "
+              f"{sum(r['samples'] for r in shards)} samples match the manifest")
+        return 0
+    try:
+        out = write_contact_sheet(args.file, args.index, args.out)
+    except (ShardError, IndexError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

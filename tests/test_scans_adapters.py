@@ -1,0 +1,77 @@
+"""Each adapter reads its synthetic data set: geometry on the true surface, cameras that
+put the true landmarks and silhouette where the photos show them."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from test_scans_support import distance_to_mesh, foreground, silhouette_outside, tiny_set
+
+from scans import list_scans
+
+
+@pytest.fixture(scope="module", params=["nphm", "facescape", "ava256"])
+def synthetic(request, tmp_path_factory):
+    return (request.param, *tiny_set(tmp_path_factory, request.param))
+
+
+def test_listing_is_cheap_and_ids_are_unique_and_safe(synthetic):
+    dataset, raw, _, options = synthetic
+    start = time.perf_counter()
+    records = list_scans(dataset, raw, **options)
+    assert time.perf_counter() - start < 0.5
+    assert len(records) == 2
+    ids = [r.scan_id for r in records]
+    assert len(set(ids)) == len(ids)
+    assert all(set(i) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+               for i in ids)
+    if dataset == "ava256":
+        middle = list_scans(dataset, raw, **{**options, "frames_per_segment": 1})
+        assert [r.options["frame"] for r in middle] == [10]
+
+
+def test_scan_lies_on_true_surface_within_noise(synthetic):
+    dataset, raw, truth_root, options = synthetic
+    for record in list_scans(dataset, raw, **options):
+        scan = record.load()
+        truth = np.load(truth_root / record.scan_id / "truth.npz")
+        dist_mm = 1e3 * distance_to_mesh(scan.verts_m[truth["scan_inlier"]], truth["verts_m"],
+                                         truth["faces"])
+        bound_mm = 1e3 * (3 * float(truth["noise_m"]) + float(truth["detail_m"]))
+        assert np.median(dist_mm) < 0.5 * bound_mm, record.scan_id
+        assert np.percentile(dist_mm, 99) < bound_mm, record.scan_id
+        if (~truth["scan_inlier"]).any():  # hair and shoulders really are off the head
+            outlier_mm = 1e3 * distance_to_mesh(scan.verts_m[~truth["scan_inlier"]],
+                                                truth["verts_m"], truth["faces"])
+            assert np.median(outlier_mm) > 4.0
+        if scan.landmarks_m is not None:
+            assert np.abs(scan.landmarks_m - truth["landmarks_m"]).max() * 1e3 < bound_mm
+        if scan.vertex_colors is not None:
+            assert scan.vertex_colors.shape == (len(scan.verts_m), 3)
+            assert scan.vertex_colors.dtype == np.uint8
+
+
+def test_photo_cameras_put_true_landmarks_and_silhouette_on_the_face(synthetic):
+    dataset, raw, truth_root, options = synthetic
+    if dataset == "nphm":
+        pytest.skip("NPHM has no calibrated photos")
+    record = list_scans(dataset, raw, **options)[-1]
+    scan = record.load()
+    truth = np.load(truth_root / record.scan_id / "truth.npz")
+    assert [p.camera_id for p in scan.photos] == list(truth["photo_ids"])
+    for photo, expected_px in zip(scan.photos, truth["photo_landmarks_px"], strict=True):
+        landmarks_px = photo.project(truth["landmarks_m"])
+        assert np.abs(landmarks_px - expected_px).max() < 1.0
+        image = photo.load()
+        assert image.shape == (photo.height, photo.width, 3)
+        col, row = np.round(landmarks_px[[30, 36, 45, 48, 54]]).astype(int).T
+        assert foreground(image)[row, col].all()
+        outside = silhouette_outside(photo, image, truth["verts_m"], truth["faces"])
+        assert outside < 0.002
+        shifted = photo.K.copy()
+        shifted[0, 2] += 2.0  # two pixels off must be seen
+        outside_shifted = silhouette_outside(photo, image, truth["verts_m"], truth["faces"],
+                                             shifted)
+        assert outside_shifted > max(4 * outside, 0.004)
