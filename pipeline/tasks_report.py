@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import luigi
@@ -73,5 +74,6 @@ class Report(luigi.Task):
             ("Timings", sections.timings(summary["timings_s"])),
             ("Config hashes", sections.hashes(summary["config_hashes"])),
         ]
-        write_report(report_dir(), "facefactory build report", page_sections, summary)
-        self.output().write({"index": str(report_dir() / "index.html")})
+        index = write_report(report_dir(), "facefactory build report", page_sections, summary)
+        self.output().write({"index": str(index)})
+        print(sections.console_summary(summary, index.resolve()), file=sys.stderr)

@@ -26,7 +26,13 @@ class Similarity:
 
 
 def umeyama(src: np.ndarray, dst: np.ndarray, with_scale: bool = True) -> Similarity:
-    """Least-squares similarity mapping src (n, 3) onto dst (n, 3) (Umeyama 1991)."""
+    """Least-squares similarity (rigid with ``with_scale=False``) mapping src (n, 3) onto
+    dst (n, 3), n >= 3 corresponding points (Umeyama 1991)."""
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    if src.shape != dst.shape or src.ndim != 2 or src.shape[0] < 3:
+        raise ValueError(f"umeyama: need two (n, 3) sets with n >= 3, got {src.shape} "
+                         f"and {dst.shape}")
     src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
     src_c, dst_c = src - src_mean, dst - dst_mean
     u, sing, vt = np.linalg.svd(dst_c.T @ src_c / len(src))

@@ -128,3 +128,17 @@ def timings(values: dict[str, float]) -> str:
 
 def hashes(values: dict[str, str]) -> str:
     return table(["output", "key"], list(values.items()))
+
+
+def console_summary(summary: dict, index_html: Path) -> str:
+    """A few lines for the terminal at the end of a build: counts, quarantined, time, report."""
+    lines = ["", "facefactory build summary"]
+    for name, figures in summary["datasets"].items():
+        registration = figures["registration"]
+        lines.append(f"  {name:10s} scans {registration['scans']:4d}  registered "
+                     f"{registration['registered']:4d}  quarantined {figures['quarantined']:3d}"
+                     f"  samples {figures['samples']:6d}  shards {figures['shards']:4d}")
+    seconds = sum(v for v in summary["timings_s"].values() if v)
+    lines.append(f"  stage time {seconds / 60:.1f} min (sum of the stages' last runs)")
+    lines.append(f"  report: {index_html}")
+    return "\n".join(lines)

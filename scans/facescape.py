@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 
 from scans.errors import ScanError
-from scans.geometry import check_size_m, similarity, transform_points
-from scans.images import read_image, vertex_colors_from_texture
-from scans.meshio import check_mesh, read_obj
+from scans.geometry import similarity
+from scans.meshio import read_obj
 from scans.records import Photo, Scan, ScanRecord
+from scans.textured import read_textured_mesh
 
 DATASET = "facescape"
 MM_TO_M = 1e-3
@@ -142,17 +142,9 @@ def read_photos(record: ScanRecord) -> list[Photo]:
 def load(record: ScanRecord) -> Scan:
     """Read a TU model (metres), its texture and colours, landmarks and photos' cameras."""
     mesh_path = Path(record.files["mesh"])
-    mesh = check_mesh(read_obj(mesh_path), mesh_path)
     to_metres = similarity(MM_TO_M)
-    verts_m = transform_points(to_metres, mesh.verts)
-    check_size_m(verts_m, mesh_path)
-    texture, colors = None, mesh.vertex_colors
-    if mesh.texture_name:
-        texture = read_image(mesh_path.parent / mesh.texture_name)
-        if mesh.uv_corners is None:
-            raise ScanError(mesh_path, "material names a texture but faces have no vt")
-        colors = vertex_colors_from_texture(texture, mesh.faces, mesh.uv_corners,
-                                            len(verts_m))
+    scan = read_textured_mesh(mesh_path, read_obj, to_metres)
+    verts_m, mesh = scan.verts_m, scan.mesh
     landmarks = None
     if "landmark_indices" in record.files:
         lmk_path = Path(record.files["landmark_indices"])
@@ -169,6 +161,6 @@ def load(record: ScanRecord) -> Scan:
             raise ScanError(lmk_path, f"'v10' must hold 68 vertex indices below {len(verts_m)}")
         landmarks = verts_m[idx]
     photos = read_photos(record) if "params" in record.files else []
-    return Scan(record=record, verts_m=verts_m, faces=mesh.faces, vertex_colors=colors,
-                texture=texture, uv_corners=mesh.uv_corners, landmarks_m=landmarks,
+    return Scan(record=record, verts_m=verts_m, faces=mesh.faces, vertex_colors=scan.colors,
+                texture=scan.texture, uv_corners=mesh.uv_corners, landmarks_m=landmarks,
                 photos=photos, to_metres=to_metres)

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from scans.errors import ScanError
-from scans.geometry import check_size_m, similarity, transform_points
-from scans.images import read_image, vertex_colors_from_texture
+from scans.geometry import similarity, transform_points
 from scans.meshio import check_mesh, read_ply
 from scans.records import Scan, ScanRecord
+from scans.textured import read_textured_mesh
 
 DATASET = "nphm"
 NPHM_TO_METRES = 0.25
@@ -59,24 +59,16 @@ def list_scans(root: str | Path) -> list[ScanRecord]:
 def load(record: ScanRecord) -> Scan:
     """Read a scan: mesh, texture and vertex colours, the FLAME fit; metres, FLAME frame."""
     scan_path = Path(record.files["scan"])
-    mesh = check_mesh(read_ply(scan_path), scan_path)
     to_metres = similarity(NPHM_TO_METRES)
-    verts_m = transform_points(to_metres, mesh.verts)
-    check_size_m(verts_m, scan_path)
-    texture, colors = None, mesh.vertex_colors
-    if mesh.texture_name:
-        texture = read_image(scan_path.parent / mesh.texture_name)
-        if mesh.uv_corners is None:
-            raise ScanError(scan_path, "header names a texture but faces have no texcoord")
-        colors = vertex_colors_from_texture(texture, mesh.faces, mesh.uv_corners,
-                                            len(verts_m))
+    scan = read_textured_mesh(scan_path, read_ply, to_metres)
     init = None
     if "flame" in record.files:
         fit_path = Path(record.files["flame"])
         fit = check_mesh(read_ply(fit_path), fit_path, need_faces=False)
         init = transform_points(to_metres, fit.verts)
-    return Scan(record=record, verts_m=verts_m, faces=mesh.faces, vertex_colors=colors,
-                texture=texture, uv_corners=mesh.uv_corners, landmarks_m=None, photos=[],
+    return Scan(record=record, verts_m=scan.verts_m, faces=scan.mesh.faces,
+                vertex_colors=scan.colors, texture=scan.texture,
+                uv_corners=scan.mesh.uv_corners, landmarks_m=None, photos=[],
                 to_metres=to_metres, init_verts_m=init)
 
 
