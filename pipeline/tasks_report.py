@@ -10,7 +10,8 @@ import luigi
 from pipeline.config import build, config_files, config_hash
 from pipeline.keyed import KeyedJsonTarget, read_json
 from pipeline.lock import hold_build_lock
-from pipeline.paths import out_dir, registration_dir, report_dir, shards_dir
+from pipeline.paths import out_dir, raw_dir, registration_dir, report_dir, shards_dir
+from pipeline.sources import dataset_root
 from pipeline.tasks_data import PrepareModel
 from pipeline.tasks_fit import Evaluate
 from pipeline.tasks_register import RegisterDataset
@@ -44,6 +45,8 @@ class Report(luigi.Task):
         trained, fitting = inputs["train"].read(), inputs["fitting"].read()
         quarantine = {d: read_json(registration_dir(d) / "quarantine.json")
                       for d in registration}
+        synthesis = {d: read_json(raw_dir(d) / "synthetic.json") for d in registration
+                     if dataset_root(d) is None}
         summary = {
             "out_dir": str(out_dir()), "config_files": config_files(),
             "model": model["summary"],
@@ -52,7 +55,8 @@ class Report(luigi.Task):
                              "bytes": render[d]["bytes"],
                              "quarantined": registration[d]["quarantined"]}
                          for d in registration},
-            "timings_s": sections.stage_timings(model, registration, render, trained, fitting),
+            "timings_s": sections.stage_timings(model, synthesis, registration, render,
+                                                trained, fitting),
             "config_hashes": {t.task_id: t.output().key
                               for t in luigi.task.flatten(self.requires())},
             "training": trained["table"], "fitting": fitting["table"],

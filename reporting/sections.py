@@ -108,10 +108,13 @@ def fitting(table_rows: dict, folder: Path) -> str:
     return note + rows_table(table_rows.get("rows", {})) + pictures
 
 
-def stage_timings(model: dict, registration: dict, render: dict, trained: dict,
-                  fitting_result: dict) -> dict[str, float]:
-    """Seconds each stage took in the run that produced its output."""
+def stage_timings(model: dict, synthesis: dict, registration: dict, render: dict,
+                  trained: dict, fitting_result: dict) -> dict[str, float]:
+    """Seconds each stage took in the run that produced its output (``synthesis``: the
+    synthetic data sets' records, empty for real roots)."""
     timings = {"model": model.get("seconds")}
+    for name, record in synthesis.items():
+        timings[f"synthesize {name}"] = record.get("seconds")
     for name in registration:
         timings[f"register {name}"] = registration[name].get("seconds")
         timings[f"render {name}"] = render[name].get("seconds")
