@@ -47,8 +47,9 @@ def list_records(dataset: str) -> list[ScanRecord]:
     return sorted(list_scans(dataset, root, **adapter_options(dataset)), key=lambda r: r.scan_id)
 
 
-def _file_stamp(path: str) -> list:
-    file_path = path.split("::", 1)[0]
+def file_stamp(path: str | Path) -> list:
+    """[file, size, mtime_ns] of a file (``zip::member``: of the zip); [file, None] if absent."""
+    file_path = str(path).split("::", 1)[0]
     try:
         stat = os.stat(file_path)
     except OSError:
@@ -58,5 +59,5 @@ def _file_stamp(path: str) -> list:
 
 def record_key(record: ScanRecord) -> str:
     """A hash of a scan's record and the size and mtime of each file it is read from."""
-    stamps = sorted(_file_stamp(p) for p in record.files.values())
+    stamps = sorted(file_stamp(p) for p in record.files.values())
     return config_hash(record.to_json(), stamps)

@@ -14,13 +14,8 @@ from pipeline.config import build, config_hash, data, model, section_values
 from pipeline.keyed import KeyedJsonTarget
 from pipeline.lock import hold_build_lock
 from pipeline.paths import model_dir, out_dir, raw_dir, truth_dir
-from pipeline.sources import dataset_root
+from pipeline.sources import dataset_root, file_stamp
 from scans.synth import write_synthetic
-
-
-def _file_stamp(path: Path) -> list:
-    stat = path.stat()
-    return [str(path), stat.st_size, stat.st_mtime_ns]
 
 
 class PrepareModel(luigi.Task):
@@ -28,8 +23,7 @@ class PrepareModel(luigi.Task):
 
     def output(self) -> KeyedJsonTarget:
         settings = section_values(model)
-        user = Path(settings["flame_path"]) if settings["flame_path"] else None
-        stamp = _file_stamp(user) if user is not None and user.is_file() else None
+        stamp = file_stamp(settings["flame_path"]) if settings["flame_path"] else None
         return KeyedJsonTarget(model_dir() / "model.json", config_hash(settings, stamp))
 
     def run(self) -> None:
