@@ -1,19 +1,23 @@
 """Render + shard benchmark: samples/s rendered and written, codec size and read speed.
 
-Usage: ``python bench/render_shards.py [--samples 48] [--out bench/out]``
+Usage: ``python bench/render_shards.py [--samples 48] [--reads 400] [--out bench/out]``
 
-Rates are per CPU-second of this process (all its threads), so that other load on the machine
-does not halve them; wall-clock rates are printed beside. Renders a ~97k-vertex scan-like
-head and the 14k-vertex registered stand-in (:func:`build_scene`)
-at 512x512 on one core (llvmpipe with LP_NUM_THREADS=1), writes the same samples with each
-codec and as a per-view folder (rgb.png, mask.png, normal/uv/depth .npy float32), and prints
-sizes and random-read rates (decoded to the ShardDataset item) with ratios against the folder.
+Renders a ~97k-vertex scan-like head and the 14k-vertex registered stand-in
+(:func:`build_scene`) at 512x512 on one core (llvmpipe with LP_NUM_THREADS=1). Prints, in one
+run: the raster alone (each pass drawn and read back, no maps, no write), a full sample, and
+a sample rendered and written, so the write's share is a ratio against the raster floor; then
+writes the same samples with each codec and as a per-view folder (rgb.png, mask.png,
+normal/uv/depth .npy float32) and prints sizes and random-read rates, decoded to the
+ShardDataset item (float32 maps), with ratios against the folder. Render and write rates are
+per CPU-second of this process (all its threads), so other load on the machine does not halve
+them; read rates on 2 cores are wall-clock, two reader processes at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shutil
 import sys
@@ -33,7 +37,9 @@ import trimesh  # noqa: E402
 
 from flame.ict import load_ict, standin_triangles, standin_vertex_ids  # noqa: E402
 from rendering import Renderer, Surface, UVMesh, render_sample, vertex_normals  # noqa: E402
+from rendering.camera import ViewSampling, sample_view_camera  # noqa: E402
 from shards import ShardDataset, ShardInfo, sample_rng, write_shard  # noqa: E402
+from shards.allocator import retain_freed_memory  # noqa: E402
 from shards.codecs import CODECS, DEFAULT_CODEC  # noqa: E402
 
 SIZE = 512
@@ -129,19 +135,26 @@ class Clock:
         self.cpu = time.process_time() - self.cpu
 
 
-def read_rate(dataset: torch.utils.data.Dataset, workers: int, reads: int) -> tuple[float, float]:
-    """Random decoded samples per (wall, CPU) second with ``workers`` DataLoader processes
-    (0: inline; CPU time only counts for inline reads)."""
-    sampler = torch.utils.data.RandomSampler(dataset, replacement=True, num_samples=reads,
-                                             generator=torch.Generator().manual_seed(0))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=None, sampler=sampler,
-                                         num_workers=workers)
-    it = iter(loader)
-    for _ in range(max(workers, 1) * 2):  # start-up (worker spawn, first opens)
-        next(it)
+def _timed_reads(dataset: torch.utils.data.Dataset, reads: int, seed: int,
+                 ) -> tuple[int, float, float]:
+    """(count, wall s, CPU s) of ``reads`` random items after a short warm-up (first opens)."""
+    retain_freed_memory()  # as in a DataLoader worker (shards.ShardDataset does it there)
+    order = np.random.default_rng(seed).integers(0, len(dataset), size=reads + 4)
+    for index in order[:4]:
+        dataset[int(index)]
     with Clock() as clock:
-        count = sum(1 for _ in it)
-    return count / clock.wall, count / clock.cpu
+        for index in order[4:]:
+            dataset[int(index)]
+    return reads, clock.wall, clock.cpu
+
+
+def read_rates(dataset: torch.utils.data.Dataset, reads: int) -> tuple[float, float]:
+    """Random decoded items per CPU-second in this process, and per wall second summed over
+    two processes reading at once (forked; each opens its own files)."""
+    count, _, cpu = _timed_reads(dataset, reads, 0)
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        results = pool.starmap(_timed_reads, [(dataset, reads, 1), (dataset, reads, 2)])
+    return count / cpu, sum(n / wall for n, wall, _ in results)
 
 
 def folder_bytes(path: Path) -> int:
@@ -172,17 +185,30 @@ def main() -> None:
         return _with_ids(maps, view)
 
     sample(0)
+    cameras = [sample_view_camera(sample_rng(0, "bench", "s000", v), ViewSampling(), centre)
+               for v in range(n)]
+    with Clock() as scan_pass:
+        for camera in cameras:
+            renderer.draw_surface(scan_gpu, camera)
+    with Clock() as registered_pass:
+        for camera in cameras:
+            renderer.draw_corners(reg_gpu, camera, cull_back_faces=True)
+    raster = n / (scan_pass.cpu + registered_pass.cpu)
+    print(f"raster alone (draw + read back): scan pass {scan_pass.cpu / n * 1e3:.1f} ms, "
+          f"registered pass {registered_pass.cpu / n * 1e3:.1f} ms per CPU-second of a view; "
+          f"both: {raster:.1f} views per CPU-second")
     for cull in (True, False):
         renderer.cull_back_faces = cull
         with Clock() as clock:
             samples = [sample(v) for v in range(n)]
-        print(f"render only, scan back faces {'culled' if cull else 'drawn (default)'}: "
-              f"{n / clock.cpu:.1f} samples per CPU-second ({n / clock.wall:.1f}/s wall)")
+        faces = "culled" if cull else "drawn (default)"
+        print(f"full sample (maps, masks), scan back faces {faces}: {n / clock.cpu:.1f} "
+              f"samples per CPU-second ({n / clock.wall:.1f}/s wall)")
     with Clock() as clock:
         write_shard(out / "e2e.h5", (sample(v) for v in range(n)), n, ShardInfo("bench"))
     e2e = n / clock.cpu
     print(f"render + write ({DEFAULT_CODEC}): {e2e:.1f} samples per CPU-second "
-          f"({n / clock.wall:.1f}/s wall)")
+          f"({n / clock.wall:.1f}/s wall), {e2e / raster:.2f}x the raster-alone rate")
 
     raw = sum(s[k].nbytes if s[k].dtype == np.uint8 else s[k].astype(np.float32).nbytes
               for s in samples for k in ("rgb", "normal", "uv", "mask", "depth")) / n
@@ -201,16 +227,15 @@ def main() -> None:
     print(f"\nraw arrays (float32 maps, uint8 rgb/mask): {raw / 1e6:.2f} MB/sample; "
           f"{n} samples, {args.reads} random reads\n")
     print("| layout | write /CPU-s | MB/sample | raw / size | size vs folder | read /CPU-s "
-          "| read vs folder | read /s wall, 2 workers |")
+          "| read /s, 2 cores | read vs folder |")
     print("|" + "---|" * 8)
     base_read = None
     for name, write_rate, size, dataset in rows:
-        _, one_cpu = read_rate(dataset, 0, args.reads)
-        two_wall, _ = read_rate(dataset, 2, args.reads)
-        base_read = base_read or one_cpu
+        one_cpu, two_cores = read_rates(dataset, args.reads)
+        base_read = base_read or two_cores
         print(f"| {name} | {write_rate:.0f} | {size / 1e6:.2f} | {raw / size:.1f}x | "
-              f"{size / base_size:.2f} | {one_cpu:.0f} | {one_cpu / base_read:.2f}x | "
-              f"{two_wall:.0f} |")
+              f"{size / base_size:.2f} | {one_cpu:.0f} | {two_cores:.0f} | "
+              f"{two_cores / base_read:.2f}x |", flush=True)
     hours = TOTAL_SAMPLES / e2e / 3600
     print(f"\n{TOTAL_SAMPLES} samples at {e2e:.1f}/s per core: {hours:.1f} h on one core, "
           f"{hours / 16:.1f} h on a 16-core machine, {hours / 32 * 60:.0f} min on 32 one-core "

@@ -27,6 +27,7 @@ from shards import (
     write_shard,
 )
 from shards.__main__ import main as shards_cli
+from shards.allocator import retain_freed_memory
 
 H, W = 48, 64
 REPO = Path(__file__).resolve().parents[1]
@@ -116,6 +117,10 @@ def test_dataloader_workers_read_every_sample_once(folder):
     loader = torch.utils.data.DataLoader(dataset, batch_size=2, num_workers=2)
     ids = [sid for batch in loader for sid in batch["sample_id"]]
     assert sorted(ids) == sorted(dataset[i]["sample_id"] for i in range(len(dataset)))
+
+
+def test_loader_processes_can_keep_freed_memory():
+    assert retain_freed_memory() is True  # both mallopt calls accepted by glibc
 
 
 def _copy(folder: Path, tmp_path: Path) -> Path:
