@@ -12,7 +12,7 @@ radius last.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -57,7 +57,7 @@ def fit_vertex_ids(model: FlameModel, n_points: int, seed: int = 0) -> np.ndarra
                                    rng.choice(rest_ids, n_rest, replace=False)]))
 
 
-def _skew(vectors: np.ndarray) -> np.ndarray:
+def skew(vectors: np.ndarray) -> np.ndarray:
     """Cross-product matrices (n, 3, 3) of vectors (n, 3)."""
     x, y, z = vectors.T
     zeros = np.zeros_like(x)
@@ -72,6 +72,7 @@ class _Problem:
         model = lin.model
         self.lin, self.surface, self.settings = lin, surface, settings
         self.fit_ids = fit_ids
+        self.face_fit_ids = np.intersect1d(fit_ids, model.masks["face"])
         self.scan_landmarks_m = scan_landmarks_m
         self.use_landmarks = scan_landmarks_m is not None and model.lmk_faces is not None
         corners = model.faces[model.lmk_faces] if self.use_landmarks else np.zeros((0, 3), int)
@@ -86,6 +87,12 @@ class _Problem:
         n_sample = min(len(surface.points_m), len(fit_ids))
         self.scan_sample_ids = rng.choice(len(surface.points_m), n_sample, replace=False)
         self.scan_sample_m = surface.points_m[self.scan_sample_ids]
+
+    def face_distance(self, coeffs: np.ndarray, pose: np.ndarray, sim: Similarity) -> float:
+        """Mean distance (metres) from the fitted face-region vertices to the nearest scan
+        point, each capped at 5 mm: how well a start has settled (lower is better)."""
+        verts = sim.apply(self.lin.vertices(coeffs, pose, self.face_fit_ids))
+        return float(np.minimum(self.surface.nearest(verts, 0.005)[0], 0.005).mean())
 
     def step(self, coeffs: np.ndarray, pose: np.ndarray, sim: Similarity,
              stage: FitStage) -> tuple[np.ndarray, np.ndarray, Similarity]:
@@ -106,7 +113,7 @@ class _Problem:
         centred = x - sim.translation
         jac = np.concatenate([
             sim.scale * np.matmul(sim.rotation, model_jac),
-            -_skew(centred),
+            -skew(centred),
             np.broadcast_to(np.eye(3), (len(x), 3, 3)),
             centred[:, :, None],
         ], axis=2)
@@ -195,6 +202,10 @@ def fit_model(lin: LinearisedFlame, surface: ScanSurface, start: Similarity,
               scan_landmarks_m: np.ndarray | None = None) -> ModelFit:
     """Fit the model to a scan, coarse to fine (``settings.stages``).
 
+    Without landmarks the first ``settings.start_stages`` stages run once per jaw opening in
+    ``settings.jaw_starts_rad`` (a closed model mouth can lock onto an open one with the lips
+    crossed), and the start whose face lies closest to the scan goes on.
+
     Parameters
     ----------
     lin : the model, linearised
@@ -209,29 +220,65 @@ def fit_model(lin: LinearisedFlame, surface: ScanSurface, start: Similarity,
         When the fit diverges (non-finite or implausibly large parameters) or loses the scan.
     """
     problem = _Problem(lin, surface, fit_ids, settings, scan_landmarks_m)
-    coeffs = np.zeros(lin.n_coeffs)
-    pose = np.zeros((lin.model.n_joints, 3))
-    sim = start
-    iterations = 0
-    for stage in settings.stages:
+    n_start = 0 if problem.use_landmarks or not settings.jaw_starts_rad else settings.start_stages
+    trials, failure = [], None
+    for jaw, hold in _starts(settings.jaw_starts_rad if n_start else ()):
+        pose = np.zeros((lin.model.n_joints, 3))
+        pose[JAW, 0] = jaw
+        stages = list(settings.stages[:n_start])
+        if hold:
+            stages[0] = replace(stages[0], fit_pose=False)
+        try:
+            state = _run_stages(problem, tuple(stages), (np.zeros(lin.n_coeffs), pose, start),
+                                settings)
+        except RegistrationError as exc:
+            failure = exc
+            continue
+        trials.append((problem.face_distance(*state), state))
+    if not trials:
+        raise failure
+    state = min(trials, key=lambda trial: trial[0])[1]
+    state = _run_stages(problem, settings.stages[n_start:], state, settings)
+    iterations = (len(trials) * sum(stage.iterations for stage in settings.stages[:n_start])
+                  + sum(stage.iterations for stage in settings.stages[n_start:]))
+    return ModelFit(*state, iterations)
+
+
+def _starts(jaw_starts_rad: tuple[float, ...]) -> list[tuple[float, bool]]:
+    """(jaw opening, hold it through the first stage) of each start: a closed jaw, and each
+    opening both held (the expression settles around it first) and free ((0.0, False) alone
+    when no openings are given)."""
+    starts = [(0.0, False)]
+    for jaw in jaw_starts_rad:
+        if jaw != 0.0:
+            starts += [(jaw, False), (jaw, True)]
+    return starts
+
+
+def _run_stages(problem: _Problem, stages: tuple[FitStage, ...],
+                state: tuple[np.ndarray, np.ndarray, Similarity],
+                settings: RegistrationSettings) -> tuple[np.ndarray, np.ndarray, Similarity]:
+    """Gauss-Newton through ``stages`` from state (coeffs, pose, similarity)."""
+    for stage in stages:
         for _ in range(stage.iterations):
-            coeffs, pose, sim = problem.step(coeffs, pose, sim, stage)
-            iterations += 1
-            _check_divergence(coeffs, pose, sim, settings)
-    return ModelFit(coeffs, pose, sim, iterations)
+            state = problem.step(*state, stage)
+            _check_divergence(*state, problem.lin.n_shape, settings)
+    return state
 
 
-def _check_divergence(coeffs: np.ndarray, pose: np.ndarray, sim: Similarity,
+def _check_divergence(coeffs: np.ndarray, pose: np.ndarray, sim: Similarity, n_shape: int,
                       settings: RegistrationSettings) -> None:
     values = np.concatenate([coeffs, pose.ravel(), sim.rotation.ravel(), sim.translation,
                              [sim.scale]])
     if not np.all(np.isfinite(values)):
         raise RegistrationError("the model fit diverged: non-finite parameters")
-    largest = float(np.abs(coeffs).max(initial=0.0))
-    if largest > settings.max_coeff:
-        raise RegistrationError(
-            f"the model fit diverged: a coefficient reached {largest:.1f} standard deviations "
-            f"(limit {settings.max_coeff:.0f})"
-        )
+    for name, part, limit in (("an identity", coeffs[:n_shape], settings.max_coeff),
+                              ("an expression", coeffs[n_shape:], settings.max_expr_coeff)):
+        largest = float(np.abs(part).max(initial=0.0))
+        if largest > limit:
+            raise RegistrationError(
+                f"the model fit diverged: {name} coefficient reached {largest:.1f} "
+                f"(limit {limit:.0f})"
+            )
     if not 0.5 < sim.scale < 2.0:
         raise RegistrationError(f"the model fit diverged: scale {sim.scale:.2f}")

@@ -97,7 +97,8 @@ def _rigid_start(prepared: PreparedModel, surface: ScanSurface,
     if prepared.template_landmarks_m is not None:
         nose_tip = prepared.template_landmarks_m[30]
     return coarse_alignment(template[prepared.icp_ids], normals[prepared.icp_ids], nose_tip,
-                            surface, settings.start_angles_deg, settings.icp_keep_fraction)
+                            surface.subset(settings.rigid_scan_points),
+                            settings.start_angles_deg, settings.icp_keep_fraction)
 
 
 def _check_is_face(fit: ModelFit, fit_verts_m: np.ndarray, prepared: PreparedModel,

@@ -42,6 +42,20 @@ class ScanSurface:
             has = np.linalg.norm(normals, axis=1) > 0
             self._normals[has] = normals[has]
 
+    def subset(self, n_points: int, seed: int = 0) -> ScanSurface:
+        """The same scan thinned to a random ``n_points`` (itself when it has no more): a
+        cheaper search structure for coarse steps. Mesh normals carry over; a point cloud's
+        are estimated anew from the thinned neighbours."""
+        if len(self.points_m) <= n_points:
+            return self
+        keep = np.sort(np.random.default_rng(seed).choice(len(self.points_m), n_points,
+                                                          replace=False))
+        thinned = ScanSurface(self.points_m[keep], None, self.k_normal)
+        if self.oriented:
+            thinned.oriented = True
+            thinned._normals = self._normals[keep]
+        return thinned
+
     def nearest(self, queries_m: np.ndarray,
                 max_distance_m: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
         """Distances (n,) metres (inf when none within ``max_distance_m``) and point indices

@@ -37,24 +37,29 @@ class RegistrationSettings:
     start_angles_deg: tuple[float, ...] = (0.0, -30.0, 30.0)
     icp_keep_fraction: float = 0.7
     icp_points: int = 1500
+    rigid_scan_points: int = 10_000    # the scan thinned to this many points for the start
     # model fit
     fit_points: int = 3000
     stages: tuple[FitStage, ...] = (
-        FitStage(4, 10, 5, 0.015, False),
+        FitStage(4, 10, 5, 0.015, True),
         FitStage(5, 50, 20, 0.008, True),
         FitStage(5, 50, 20, 0.004, True),
     )
+    jaw_starts_rad: tuple[float, ...] = (0.0, 0.3)  # jaw openings tried without landmarks
+    start_stages: int = 2              # stages each jaw start runs before the best goes on
     max_normal_angle_deg: float = 60.0
     robust_scale_m: float = 0.002      # Cauchy scale of the point-to-plane residual
     scan_to_model_weight: float = 1.0  # scan-to-model pairs relative to model-to-scan
-    landmark_sigma_m: float = 0.003
+    landmark_sigma_m: float = 0.0015   # per coordinate (the synthetic landmarks: 1 mm)
     contour_landmark_weight: float = 0.2
     shape_prior: float = 1.0           # identity coefficients ~ N(0, 1 / shape_prior)
     expr_prior: float = 0.05           # expression ~ N(0, 1 / expr_prior): wide, mixes vary
     pose_prior_rad: float = 0.3
     scale_prior: float = 0.1           # log scale ~ N(0, scale_prior^2)
     damping: float = 1e-3
-    max_coeff: float = 20.0            # |coefficient| beyond this: the fit diverged
+    max_coeff: float = 20.0            # |identity coefficient| beyond this: the fit diverged
+    max_expr_coeff: float = 50.0       # |expression coefficient| beyond this: diverged (the
+    #                                    stand-in's expression units are small: 15 occurs)
     max_face_residual_m: float = 0.001  # mean face residual beyond this: not a face
     max_shape_norm_per_sqrt_n: float = 1.5  # identity norm beyond this * sqrt(n): not a face
     min_face_coverage: float = 0.3     # fraction of face vertices with scan within 5 mm
