@@ -84,9 +84,20 @@ def test_clean_scans_are_registered_within_a_millimetre(clean_results):
     for _, errors in clean_results:
         # surface distance to the truth: the issue's targets (mean <= 0.5 mm, P95 <= 2 mm)
         assert errors["surface"]["mean"] <= 0.5 and errors["surface"]["p95"] <= 2.0
-        # vertex-to-vertex correspondence: the stand-in lacks half the identity modes, whose
-        # tangential part no geometric fit can see (best linear projection: ~0.45-0.55 mm)
-        assert errors["registered"]["mean"] <= 1.0 and errors["registered"]["p95"] <= 2.5
+        # vertex-to-vertex correspondence: P95 as the issue asks; the mean is bounded by what
+        # geometry shows (see the next test): the stand-in lacks half the identity modes, and
+        # their tangential part is invisible in any surface (best linear projection: ~0.47 mm)
+        assert errors["registered"]["mean"] <= 0.85 and errors["registered"]["p95"] <= 2.0
+
+
+def test_noisy_scans_register_as_well_as_the_true_surface_itself(ict, prepared, clean_results):
+    """The noise, sampling and missing back of a scan cost almost nothing: registering the
+    noise-free, complete true surface (subdivided) gives nearly the same vertex error."""
+    faces = prepared.model.faces
+    for scan, errors in clean_results:
+        perfect = register_scan(prepared, *trimesh.remesh.subdivide(scan.truth_verts_m, faces))
+        limit = truth_error(perfect.verts_m, scan.truth_verts_m, prepared.face_ids)["mean"]
+        assert errors["registered"]["mean"] <= limit + 0.15
 
 
 def test_refinement_reduces_the_error_of_the_model_fit(clean_results):
