@@ -172,7 +172,6 @@ def main() -> None:
     out.mkdir(parents=True)
     n = args.samples
 
-    retain_freed_memory()  # as in a render worker (rendering.worker does it there)
     scan, registered, face_mask, centre = build_scene()
     print(f"scan {len(scan.verts_m)} vertices / {len(scan.faces)} faces; registered "
           f"{len(registered.verts_m)} vertices; {SIZE}x{SIZE}; LP_NUM_THREADS="

@@ -29,7 +29,6 @@ from rendering.sample import render_sample
 from scans import Scan, ScanRecord
 from scans.meshio import read_ply
 from shards import ShardInfo, sample_rng, write_manifest, write_shard
-from shards.allocator import retain_freed_memory
 from shards.manifest import read_manifest
 
 PARAM_KEYS = ("shape", "expr", "pose", "transl", "scale")
@@ -133,11 +132,10 @@ def write_dataset_manifest(shards_dir: Path, jobs: list[ShardJob], config_hash: 
 def _renderer(size: int) -> Renderer:
     """One EGL context per worker process and resolution, reused across tasks.
 
-    The process keeps freed heap blocks (:func:`shards.allocator.retain_freed_memory`): a
-    render worker allocates and frees the same few-MB maps and llvmpipe scenes every sample,
-    and returning them to the OS cost ~15% of a sample in page faults.
+    Not with :func:`shards.allocator.retain_freed_memory` (~15% faster rendering): HDF5
+    writes a few bytes of its metadata from uninitialised memory, which reused heap blocks
+    fill with stale data, so the same shard came out with different bytes in two processes.
     """
-    retain_freed_memory()
     return Renderer(size, size)
 
 
@@ -212,6 +210,7 @@ def _shard_samples(job: ShardJob, renderer: Renderer, model: FlameModel, views: 
     finally:
         if loaded is not None:
             loaded.release()
+
 
 def _load_scan(record_json: dict, registration: Path, model: FlameModel) -> tuple:
     """The scan, its surface and registered mesh in the model-aligned frame, and parameters."""

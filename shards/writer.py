@@ -1,8 +1,11 @@
 """Write one shard: a fixed number of samples, one compressed HDF5 chunk per sample and map.
 
 Byte-deterministic: the same samples in the same order give the same file bytes (no object
-timestamps, fixed HDF5 format version, fixed creation and attribute order). Written under a
-temporary name in the target folder and renamed when complete.
+timestamps, fixed HDF5 format version, fixed creation and attribute order, and every
+dataset's cached chunks flushed in a fixed order as they are written: left to the file's
+close, HDF5 flushes its open datasets in an order that varies between processes, and the
+chunks land at other offsets). Written under a temporary name in the target folder and
+renamed when complete.
 """
 
 from __future__ import annotations
@@ -106,7 +109,7 @@ def write_shard(path: str | Path, samples: Iterable[dict], n_samples: int,
 def _create(f: h5py.File, name: str, data: np.ndarray, compression: dict) -> None:
     chunks = data.shape if data.ndim else None
     f.create_dataset(name, data=data, chunks=chunks, fletcher32=data.ndim > 0,
-                     track_times=False, **compression)
+                     track_times=False, **compression).flush()
 
 
 def _write_maps(tmp: Path, samples: Iterable[dict], n_samples: int, compression: dict,
@@ -138,6 +141,7 @@ def _write_maps(tmp: Path, samples: Iterable[dict], n_samples: int, compression:
                         chunks=(1, *shape), fletcher32=True, track_times=False, **compression)
             for name, stored in encode_maps(sample, height, width).items():
                 maps[name][count] = stored
+                maps[name].flush()
             _collect_small(small, sample, count, tmp)
             count += 1
     if count != n_samples:
