@@ -4,9 +4,8 @@ A decoded 512x512 sample is a handful of 0.25-3 MB arrays. glibc serves blocks t
 with fresh ``mmap`` pages and unmaps them on free, so every sample pays for ~2,000 page faults
 (zero-filled pages): measured, that tripled the CPU time of a random shard read
 (bench/render_shards.py). Raising the mmap and trim thresholds lets freed blocks be reused.
-Rendering pays the same way (its maps, and llvmpipe's per-frame scene memory): ~15% of a
-rendered sample. Call it in processes that do nothing but load or render samples (DataLoader
-workers, render workers), not in a caller's main process.
+Call it in processes that do nothing but load samples (DataLoader workers), not in a
+caller's main process nor in render workers (see ``rendering.worker``).
 """
 
 from __future__ import annotations
