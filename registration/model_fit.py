@@ -57,11 +57,28 @@ def fit_vertex_ids(model: FlameModel, n_points: int, seed: int = 0) -> np.ndarra
                                    rng.choice(rest_ids, n_rest, replace=False)]))
 
 
-def skew(vectors: np.ndarray) -> np.ndarray:
+def _skew(vectors: np.ndarray) -> np.ndarray:
     """Cross-product matrices (n, 3, 3) of vectors (n, 3)."""
     x, y, z = vectors.T
     zeros = np.zeros_like(x)
     return np.stack([zeros, -z, y, z, zeros, -x, -y, x, zeros], axis=1).reshape(-1, 3, 3)
+
+
+def similarity_jacobian(sim: Similarity, x: np.ndarray, model_jac: np.ndarray) -> np.ndarray:
+    """Jacobian (n, 3, P + 7) of scan-frame points ``x = s R v + t`` (n, 3): the model's own
+    parameters (``model_jac`` (n, 3, P), model frame), then rotation (3, axis-angle about
+    ``t``), translation (3) and log scale (1), the order :func:`updated_similarity` reads."""
+    centred = x - sim.translation
+    return np.concatenate([sim.scale * np.matmul(sim.rotation, model_jac), -_skew(centred),
+                           np.broadcast_to(np.eye(3), (len(x), 3, 3)), centred[:, :, None]],
+                          axis=2)
+
+
+def updated_similarity(sim: Similarity, step: np.ndarray) -> Similarity:
+    """``sim`` after a step (7,) of (rotation axis-angle, translation m, log scale), as
+    parametrised by :func:`similarity_jacobian` (the rotation turns about ``t``)."""
+    return Similarity(sim.scale * float(np.exp(step[6])),
+                      axis_angle_to_matrix(step[:3]) @ sim.rotation, sim.translation + step[3:6])
 
 
 class _Problem:
@@ -110,13 +127,7 @@ class _Problem:
         if stage.fit_pose:
             blocks.append(lin.pose_jacobian(coeffs, pose, [NECK, JAW], self.eval_ids))
         model_jac = np.concatenate(blocks, axis=2)
-        centred = x - sim.translation
-        jac = np.concatenate([
-            sim.scale * np.matmul(sim.rotation, model_jac),
-            -skew(centred),
-            np.broadcast_to(np.eye(3), (len(x), 3, 3)),
-            centred[:, :, None],
-        ], axis=2)
+        jac = similarity_jacobian(sim, x, model_jac)
         n_params = jac.shape[2]
 
         # scan correspondences: point-to-plane, Cauchy-weighted
@@ -190,11 +201,7 @@ class _Problem:
         pose = pose.copy()
         if stage.fit_pose:
             pose[[NECK, JAW]] += update[n_coeff:n_coeff + 6].reshape(2, 3)
-        rot_update = axis_angle_to_matrix(update[-7:-4])
-        # x = scale * R @ v + t; the rotation update turns about t (the model origin)
-        sim = Similarity(sim.scale * float(np.exp(update[-1])), rot_update @ sim.rotation,
-                         sim.translation + update[-4:-1])
-        return coeffs, pose, sim
+        return coeffs, pose, updated_similarity(sim, update[-7:])
 
 
 def fit_model(lin: LinearisedFlame, surface: ScanSurface, start: Similarity,
@@ -229,8 +236,7 @@ def fit_model(lin: LinearisedFlame, surface: ScanSurface, start: Similarity,
         if hold:
             stages[0] = replace(stages[0], fit_pose=False)
         try:
-            state = _run_stages(problem, tuple(stages), (np.zeros(lin.n_coeffs), pose, start),
-                                settings)
+            state = _run_stages(problem, tuple(stages), (np.zeros(lin.n_coeffs), pose, start))
         except RegistrationError as exc:
             failure = exc
             continue
@@ -238,7 +244,7 @@ def fit_model(lin: LinearisedFlame, surface: ScanSurface, start: Similarity,
     if not trials:
         raise failure
     state = min(trials, key=lambda trial: trial[0])[1]
-    state = _run_stages(problem, settings.stages[n_start:], state, settings)
+    state = _run_stages(problem, settings.stages[n_start:], state)
     iterations = (len(trials) * sum(stage.iterations for stage in settings.stages[:n_start])
                   + sum(stage.iterations for stage in settings.stages[n_start:]))
     return ModelFit(*state, iterations)
@@ -257,12 +263,12 @@ def _starts(jaw_starts_rad: tuple[float, ...]) -> list[tuple[float, bool]]:
 
 def _run_stages(problem: _Problem, stages: tuple[FitStage, ...],
                 state: tuple[np.ndarray, np.ndarray, Similarity],
-                settings: RegistrationSettings) -> tuple[np.ndarray, np.ndarray, Similarity]:
+                ) -> tuple[np.ndarray, np.ndarray, Similarity]:
     """Gauss-Newton through ``stages`` from state (coeffs, pose, similarity)."""
     for stage in stages:
         for _ in range(stage.iterations):
             state = problem.step(*state, stage)
-            _check_divergence(*state, problem.lin.n_shape, settings)
+            _check_divergence(*state, problem.lin.n_shape, problem.settings)
     return state
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from registration.linear_model import LinearisedFlame, axis_angle_to_matrix
-from registration.model_fit import JAW, NECK, skew
+from registration.linear_model import LinearisedFlame
+from registration.model_fit import JAW, NECK, similarity_jacobian, updated_similarity
 from registration.rigid import Similarity, umeyama
 from registration.scan_surface import mesh_vertex_normals
 
@@ -41,17 +41,12 @@ def project_to_model(lin: LinearisedFlame, target_m: np.ndarray, ids: np.ndarray
         x = sim.apply(lin.vertices(coeffs, pose, ids))
         model_jac = np.concatenate([lin.coeff_jacobian(pose, ids),
                                     lin.pose_jacobian(coeffs, pose, [NECK, JAW], ids)], axis=2)
-        centred = x - sim.translation
-        jac = np.concatenate([sim.scale * np.matmul(sim.rotation, model_jac), -skew(centred),
-                              np.broadcast_to(np.eye(3), (len(x), 3, 3)), centred[:, :, None]],
-                             axis=2).reshape(-1, model_jac.shape[2] + 7)
+        jac = similarity_jacobian(sim, x, model_jac).reshape(-1, model_jac.shape[2] + 7)
         update = -np.linalg.lstsq(jac, (x - target_m[ids]).reshape(-1), rcond=None)[0]
         coeffs = coeffs + update[:lin.n_coeffs]
         pose = pose.copy()
         pose[[NECK, JAW]] += update[lin.n_coeffs:lin.n_coeffs + 6].reshape(2, 3)
-        sim = Similarity(sim.scale * float(np.exp(update[-1])),
-                         axis_angle_to_matrix(update[-7:-4]) @ sim.rotation,
-                         sim.translation + update[-4:-1])
+        sim = updated_similarity(sim, update[-7:])
     return sim.apply(lin.vertices(coeffs, pose)), sim
 
 

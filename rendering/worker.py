@@ -191,10 +191,10 @@ def _shard_samples(job: ShardJob, renderer: Renderer, model: FlameModel, views: 
     loaded: _UploadedScan | None = None
     try:
         for spec in job.samples:
-            if loaded is None or loaded.scan_id != spec.scan_id:
+            if loaded is None or loaded.scan.record.scan_id != spec.scan_id:
                 if loaded is not None:
                     loaded.release()
-                loaded = _upload_scan(renderer, spec.scan_id, job.records[spec.scan_id],
+                loaded = _upload_scan(renderer, job.records[spec.scan_id],
                                       registration_dir / spec.scan_id, model, face_mask)
             rng = sample_rng(job.seed, job.dataset, spec.scan_id, spec.view)
             if spec.photo is None:
@@ -236,14 +236,13 @@ class _UploadedScan:
 
     Attributes
     ----------
-    scan_id : the scan's id; scan : its loaded scan (photos, record)
+    scan : the loaded scan (record, photos)
     registered : the registered mesh, model-aligned frame
     params : registered model parameters and the alignment ``R`` (3, 3), ``t`` (3,)
     surface_gpu, registered_gpu : the uploads of the scan surface and the registered mesh
     target : (3,) metres, look-at point of sampled views (centre of the face region)
     """
 
-    scan_id: str
     scan: Scan
     registered: UVMesh
     params: dict
@@ -257,11 +256,11 @@ class _UploadedScan:
         self.registered_gpu.release()
 
 
-def _upload_scan(renderer: Renderer, scan_id: str, record_json: dict, registration: Path,
-                 model: FlameModel, face_mask: np.ndarray) -> _UploadedScan:
+def _upload_scan(renderer: Renderer, record_json: dict, registration: Path, model: FlameModel,
+                 face_mask: np.ndarray) -> _UploadedScan:
     """Load a scan and its registration (:func:`_load_scan`) and upload both meshes."""
     scan, surface, registered, params = _load_scan(record_json, registration, model)
-    return _UploadedScan(scan_id=scan_id, scan=scan, registered=registered, params=params,
+    return _UploadedScan(scan=scan, registered=registered, params=params,
                          surface_gpu=renderer.upload_surface(surface),
                          registered_gpu=renderer.upload_uv_mesh(registered),
                          target=registered.verts_m[face_mask].mean(axis=0))
