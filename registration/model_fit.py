@@ -227,16 +227,20 @@ def fit_model(lin: LinearisedFlame, surface: ScanSurface, start: Similarity,
         When the fit diverges (non-finite or implausibly large parameters) or loses the scan.
     """
     problem = _Problem(lin, surface, fit_ids, settings, scan_landmarks_m)
-    n_start = 0 if problem.use_landmarks or not settings.jaw_starts_rad else settings.start_stages
+    starts = [] if problem.use_landmarks else _starts(settings)
+    n_start = settings.start_stages if len(starts) > 1 else 0
     trials, failure = [], None
-    for jaw, hold in _starts(settings.jaw_starts_rad if n_start else ()):
+    for pitch, jaw, hold in starts or [(0.0, 0.0, False)]:
         pose = np.zeros((lin.model.n_joints, 3))
         pose[JAW, 0] = jaw
+        tilted = Similarity(start.scale,
+                            start.rotation @ axis_angle_to_matrix(np.array([pitch, 0.0, 0.0])),
+                            start.translation)
         stages = list(settings.stages[:n_start])
         if hold:
             stages[0] = replace(stages[0], fit_pose=False)
         try:
-            state = _run_stages(problem, tuple(stages), (np.zeros(lin.n_coeffs), pose, start))
+            state = _run_stages(problem, tuple(stages), (np.zeros(lin.n_coeffs), pose, tilted))
         except RegistrationError as exc:
             failure = exc
             continue
@@ -250,15 +254,17 @@ def fit_model(lin: LinearisedFlame, surface: ScanSurface, start: Similarity,
     return ModelFit(*state, iterations)
 
 
-def _starts(jaw_starts_rad: tuple[float, ...]) -> list[tuple[float, bool]]:
-    """(jaw opening, hold it through the first stage) of each start: a closed jaw, and each
-    opening both held (the expression settles around it first) and free ((0.0, False) alone
-    when no openings are given)."""
-    starts = [(0.0, False)]
-    for jaw in jaw_starts_rad:
+def _starts(settings: RegistrationSettings) -> list[tuple[float, float, bool]]:
+    """(head pitch rad, jaw opening rad, hold the jaw through the first stage) of each start:
+    every pitch in ``settings.start_pitch_deg`` with a closed jaw and with each opening in
+    ``settings.jaw_starts_rad`` both held (the expression settles around it first) and
+    free."""
+    jaws = [(0.0, False)]
+    for jaw in settings.jaw_starts_rad:
         if jaw != 0.0:
-            starts += [(jaw, False), (jaw, True)]
-    return starts
+            jaws += [(jaw, False), (jaw, True)]
+    return [(float(np.deg2rad(pitch)), jaw, hold) for pitch in settings.start_pitch_deg
+            for jaw, hold in jaws]
 
 
 def _run_stages(problem: _Problem, stages: tuple[FitStage, ...],

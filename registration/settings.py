@@ -46,6 +46,9 @@ class RegistrationSettings:
         FitStage(5, 50, 20, 0.004, True),
     )
     jaw_starts_rad: tuple[float, ...] = (0.0, 0.3)  # jaw openings tried without landmarks
+    start_pitch_deg: tuple[float, ...] = (0.0, 5.0)  # head pitches (about x; + tilts the
+    #                                    face down) tried likewise: an open jaw biases the
+    #                                    rigid start's pitch, and the lips then lock crossed
     start_stages: int = 2              # stages each jaw start runs before the best goes on
     max_normal_angle_deg: float = 60.0
     robust_scale_m: float = 0.002      # Cauchy scale of the point-to-plane residual

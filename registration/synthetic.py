@@ -107,7 +107,8 @@ def make_synthetic_scan(ict: IctModel, seed: int, n_points: int = 30_000,
                         as_mesh: bool = False, noise_m: float = 0.0002,
                         hole_fraction: float = 0.0, hair_fraction: float = 0.0,
                         max_rotation_deg: float = 20.0,
-                        scale_range: float = 0.05) -> SyntheticScan:
+                        scale_range: float = 0.05,
+                        expression: dict[str, float] | None = None) -> SyntheticScan:
     """One synthetic scan with ground truth.
 
     Parameters
@@ -122,10 +123,16 @@ def make_synthetic_scan(ict: IctModel, seed: int, n_points: int = 30_000,
     hole_fraction : fraction of the points removed by holes on the face
     hair_fraction : hair-like outliers added, as a fraction of the surface points
     max_rotation_deg, scale_range : size of the random similarity placing the scan
+    expression : blendshape weights (ICT name -> weight) set over the random mix, e.g.
+        ``{"jawOpen": 0.7, "mouthClose": 0.0}`` for a wide-open mouth
     """
     rng = np.random.default_rng(seed)
-    ict_verts = ict.mesh(rng.normal(size=100) * 0.8,
-                         _random_expression(rng, ict.expression_names))
+    identity = rng.normal(size=100) * 0.8
+    weights = _random_expression(rng, ict.expression_names)
+    names = list(ict.expression_names)
+    for name, weight in (expression or {}).items():
+        weights[names.index(name)] = weight
+    ict_verts = ict.mesh(identity, weights)
     faces = _visible_triangles(ict, ict_verts)
     surface = trimesh.Trimesh(ict_verts, faces, process=False)
     if as_mesh:

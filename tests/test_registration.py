@@ -114,6 +114,17 @@ def test_holes_and_hair_at_most_double_the_error(ict, prepared, clean_results):
             assert errors[kind]["mean"] <= 2.0 * max(clean[kind]["mean"], 0.25), kind
 
 
+def test_a_wide_open_mouth_registers_without_landmarks(ict, prepared):
+    """Without the pitch starts this scan's lips lock crossed (8.9 mm lip error)."""
+    scan = make_synthetic_scan(ict, 101, n_points=30_000,
+                               expression={"jawOpen": 0.7, "mouthClose": 0.0})
+    registration = register_scan(prepared, scan.verts_m, scan.faces)
+    lips = np.intersect1d(prepared.model.masks["lips"], prepared.face_ids)
+    assert truth_error(registration.verts_m, scan.truth_verts_m, lips)["mean"] <= 1.5
+    assert truth_error(registration.verts_m, scan.truth_verts_m,
+                       prepared.face_ids)["mean"] <= 1.0
+
+
 def test_landmarks_allow_any_rotation(ict, prepared):
     scan = make_synthetic_scan(ict, 5, n_points=20_000, max_rotation_deg=180.0)
     registration = register_scan(prepared, scan.verts_m, scan.faces, scan.landmarks_m)
