@@ -28,6 +28,7 @@ os.environ.setdefault("LP_NUM_THREADS", "1")  # one core for the rasteriser
 os.environ.setdefault("BLOSC_NTHREADS", "1")
 
 import numpy as np  # noqa: E402
+import psutil  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -124,15 +125,25 @@ def write_folder(root: Path, samples: list[dict]) -> None:
 
 
 class Clock:
-    """Wall and CPU (this process, all threads) seconds of a block."""
+    """Wall and CPU seconds of a block: ``cpu`` of this process (all threads), ``render_cpu``
+    of the threads alive through the block (the caller's and llvmpipe's; not the shard
+    writer's thread, which lives for one ``write_shard`` call)."""
 
     def __enter__(self) -> Clock:
+        self._threads = _thread_cpu()
         self.wall, self.cpu = time.perf_counter(), time.process_time()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self.wall
         self.cpu = time.process_time() - self.cpu
+        after = _thread_cpu()
+        self.render_cpu = sum(after[t] - self._threads[t] for t in after if t in self._threads)
+
+
+def _thread_cpu() -> dict[int, float]:
+    """CPU seconds of each live thread of this process, by thread id."""
+    return {t.id: t.user_time + t.system_time for t in psutil.Process().threads()}
 
 
 def _timed_reads(dataset: torch.utils.data.Dataset, reads: int, seed: int,
@@ -164,7 +175,8 @@ def folder_bytes(path: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=48)
-    parser.add_argument("--reads", type=int, default=400)
+    parser.add_argument("--reads", type=int, default=400, help="0: render and write rows only")
+    parser.add_argument("--rounds", type=int, default=4, help="blocks the modes alternate in")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
     args = parser.parse_args()
     out = args.out / "render_shards"
@@ -187,28 +199,48 @@ def main() -> None:
     sample(0)
     cameras = [sample_view_camera(sample_rng(0, "bench", "s000", v), ViewSampling(), centre)
                for v in range(n)]
-    with Clock() as scan_pass:
-        for camera in cameras:
-            renderer.draw_surface(scan_gpu, camera)
-    with Clock() as registered_pass:
-        for camera in cameras:
-            renderer.draw_corners(reg_gpu, camera, cull_back_faces=True)
-    raster = n / (scan_pass.cpu + registered_pass.cpu)
-    print(f"raster alone (draw + read back): scan pass {scan_pass.cpu / n * 1e3:.1f} ms, "
-          f"registered pass {registered_pass.cpu / n * 1e3:.1f} ms per CPU-second of a view; "
-          f"both: {raster:.1f} views per CPU-second")
-    for cull in (True, False):
-        renderer.cull_back_faces = cull
-        with Clock() as clock:
-            samples = [sample(v) for v in range(n)]
-        faces = "culled" if cull else "drawn (default)"
-        print(f"full sample (maps, masks), scan back faces {faces}: {n / clock.cpu:.1f} "
-              f"samples per CPU-second ({n / clock.wall:.1f}/s wall)")
-    with Clock() as clock:
-        write_shard(out / "e2e.h5", (sample(v) for v in range(n)), n, ShardInfo("bench"))
-    e2e = n / clock.cpu
-    print(f"render + write ({DEFAULT_CODEC}): {e2e:.1f} samples per CPU-second "
-          f"({n / clock.wall:.1f}/s wall), {e2e / raster:.2f}x the raster-alone rate")
+
+    def raster(views: range) -> None:
+        for view in views:
+            renderer.draw_surface(scan_gpu, cameras[view])
+            renderer.draw_corners(reg_gpu, cameras[view], cull_back_faces=True)
+
+    def rendered(views: range) -> None:
+        for view in views:
+            sample(view)
+
+    def written(views: range, background: bool) -> None:
+        write_shard(out / f"e2e-{views.start}-{background}.h5", (sample(v) for v in views),
+                    len(views), ShardInfo("bench"), background=background)
+
+    modes = {"raster alone (both passes drawn and read back)": raster,
+             "full sample (maps, masks; no write)": rendered,
+             f"render + write ({DEFAULT_CODEC}) in the rendering thread":
+                 lambda views: written(views, False),
+             f"render + write ({DEFAULT_CODEC}), writer thread (default)":
+                 lambda views: written(views, True)}
+    clocks = {name: np.zeros(3) for name in modes}
+    block = max(1, n // args.rounds)
+    for start in range(0, n, block):  # modes interleaved: load from other jobs hits all alike
+        views = range(start, min(n, start + block))
+        for name, run in modes.items():
+            with Clock() as clock:
+                run(views)
+            clocks[name] += (clock.cpu, clock.render_cpu, clock.wall)
+    base = n / clocks[next(iter(modes))]
+    print(f"{n} samples in blocks of {block}, the modes interleaved; rates (and against the "
+          "raster alone) per CPU-second of this process, per CPU-second of the rendering "
+          "threads (all but the shard writer's), per wall second:")
+    for name, seconds in clocks.items():
+        rates = n / seconds
+        print(f"  {name}: " + ", ".join(f"{rate:.1f}/{unit} ({rate / b:.2f}x)" for rate, b, unit
+                                        in zip(rates, base, ("CPU-s", "render CPU-s", "s wall"),
+                                               strict=True)))
+    e2e = n / clocks[list(modes)[-1]][0]  # per CPU-second of the process
+    samples = [sample(v) for v in range(n)]
+    if args.reads <= 0:
+        renderer.release()
+        return
 
     raw = sum(s[k].nbytes if s[k].dtype == np.uint8 else s[k].astype(np.float32).nbytes
               for s in samples for k in ("rgb", "normal", "uv", "mask", "depth")) / n

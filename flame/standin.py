@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse
 
+from atomicfile import write_atomic, write_bytes
 from flame.ict import IctModel, load_ict, standin_triangles, standin_vertex_ids
 from flame.obj_uv import ObjUV, write_obj_uv
 
@@ -237,13 +236,6 @@ def build_standin_arrays(ict: IctModel) -> tuple[dict, ObjUV, dict, dict, dict]:
     return model, obj, _landmark_embedding(faces, lmk_vertices), masks, report
 
 
-def _atomic_bytes(path: Path, payload: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as stream:
-        stream.write(payload)
-    os.replace(tmp, path)
-
-
 def _readme(report: dict, license_text: str) -> str:
     return (
         "# FLAME-format stand-in (built from ICT FaceKit)\n\n"
@@ -267,17 +259,15 @@ def build_standin(out_dir: str | Path, ict_path: str | Path | None = None) -> Pa
     out_dir.mkdir(parents=True, exist_ok=True)
     ict = load_ict(ict_path)
     model, obj, embedding, masks, report = build_standin_arrays(ict)
-    write_obj_uv(out_dir / ".head_template.obj.tmp", obj)
-    os.replace(out_dir / ".head_template.obj.tmp", out_dir / "head_template.obj")
+    write_atomic(out_dir / "head_template.obj", lambda tmp: write_obj_uv(tmp, obj))
     embedding_array = np.empty((), dtype=object)
     embedding_array[()] = embedding
-    with tempfile.NamedTemporaryFile(dir=out_dir, suffix=".npy", delete=False) as stream:
-        np.save(stream, embedding_array, allow_pickle=True)
-    os.replace(stream.name, out_dir / "landmark_embedding.npy")
-    _atomic_bytes(out_dir / "FLAME_masks.pkl", pickle.dumps(masks, protocol=2))
-    _atomic_bytes(out_dir / "README.md", _readme(report, ict.license).encode())
-    _atomic_bytes(out_dir / "standin.json", json.dumps(report, indent=2).encode())
-    _atomic_bytes(out_dir / MODEL_FILE, pickle.dumps(model, protocol=2))
+    write_atomic(out_dir / "landmark_embedding.npy",
+                 lambda tmp: np.save(tmp, embedding_array, allow_pickle=True), keep_suffix=True)
+    write_bytes(out_dir / "FLAME_masks.pkl", pickle.dumps(masks, protocol=2))
+    write_bytes(out_dir / "README.md", _readme(report, ict.license).encode())
+    write_bytes(out_dir / "standin.json", json.dumps(report, indent=2).encode())
+    write_bytes(out_dir / MODEL_FILE, pickle.dumps(model, protocol=2))
     return out_dir / MODEL_FILE
 
 

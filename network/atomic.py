@@ -1,41 +1,6 @@
-"""Atomic file writes: write to a temporary name in the same folder, then rename."""
+"""Atomic writes for ``network``: the shared :mod:`atomicfile` helpers, under the names older
+imports use (``faces/`` imports them from here)."""
 
-from __future__ import annotations
+from atomicfile import atomic_path, write_atomic, write_json
 
-import json
-import os
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
-
-FILE_MODE = 0o644
-"""Permissions of finished files."""
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        yield Path(temporary)
-        os.chmod(temporary, FILE_MODE)  # mkstemp creates 0600
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
-def write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
-    """Call ``write(temporary_path)`` and move the result onto ``path``."""
-    with atomic_path(path) as temporary:
-        write(temporary)
-
-
-def write_json(path: Path, value: Any) -> None:
-    """Write ``value`` as indented JSON, atomically."""
-    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(value, indent=2, sort_keys=True)))
+__all__ = ["atomic_path", "write_atomic", "write_json"]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from network.atomic import write_atomic
+from atomicfile import write_atomic
 
 CHECKPOINT_PATTERN = re.compile(r"^step-(\d{8})\.pt$")
 CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "step", "rng", "config", "config_hash",

@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from network.atomic import write_atomic  # noqa: E402
+from atomicfile import write_atomic  # noqa: E402
 
 CURVE_COLUMNS = ("step", "lr_head", "loss", "loss_normal", "loss_uv", "val_loss")
 

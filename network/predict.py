@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from network.atomic import write_atomic
+from atomicfile import write_atomic
 from network.checkpoint import CheckpointError, load_checkpoint
 from network.config import TrainConfig, config_hash
 from network.model import NormalUvPredictor

@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from network.atomic import write_json
+from atomicfile import write_json
 from network.checkpoint import (
     CheckpointError,
     list_checkpoints,

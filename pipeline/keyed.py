@@ -7,22 +7,11 @@ either changes, the old output is no longer "complete" and the task runs again.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import luigi
 
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write ``payload`` as JSON to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as stream:
-        json.dump(payload, stream, indent=2, sort_keys=True, default=str)
-        stream.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+from atomicfile import write_json
 
 
 def read_json(path: Path) -> dict:
@@ -46,7 +35,7 @@ class KeyedJsonTarget(luigi.LocalTarget):
             return False
 
     def write(self, payload: dict) -> None:
-        write_json_atomic(Path(self.path), {**payload, "key": self.key})
+        write_json(Path(self.path), {**payload, "key": self.key}, default=str)
 
     def read(self) -> dict:
         return read_json(Path(self.path))

@@ -5,14 +5,13 @@ per scan ``mesh.ply``, ``params.npz``, ``metrics.json``, ``error.png``; per data
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import trimesh
 
+from atomicfile import write_atomic, write_text
 from registration.heatmap import write_error_png
 from registration.register import Registration
 from registration.scan_surface import ScanSurface
@@ -20,23 +19,9 @@ from registration.scan_surface import ScanSurface
 SCAN_FILES = ("mesh.ply", "params.npz", "metrics.json", "error.png")
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: str | Path, payload: dict | list) -> None:
     """Write JSON atomically."""
-    _atomic(Path(path), lambda tmp: tmp.write_text(json.dumps(payload, indent=2) + "\n"))
+    write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def vertex_distances_mm(verts_m: np.ndarray, scan_verts_m: np.ndarray,
@@ -62,11 +47,12 @@ def write_registration(out_dir: str | Path, registration: Registration, faces: n
     out_dir = Path(out_dir)
     params = registration.params
     mesh = trimesh.Trimesh(registration.verts_m, faces, process=False)
-    _atomic(out_dir / "mesh.ply", lambda tmp: mesh.export(tmp, file_type="ply"))
-    _atomic(out_dir / "params.npz", lambda tmp: np.savez(tmp, **params))
+    write_atomic(out_dir / "mesh.ply", lambda tmp: mesh.export(tmp, file_type="ply"))
+    write_atomic(out_dir / "params.npz", lambda tmp: np.savez(tmp, **params), keep_suffix=True)
     verts_model = ((registration.verts_m - params["t"]) @ params["R"]) / params["scale"]
-    _atomic(out_dir / "error.png", lambda tmp: write_error_png(
-        tmp, verts_model, faces if draw_faces is None else draw_faces, distance_mm))
+    write_atomic(out_dir / "error.png", lambda tmp: write_error_png(
+        tmp, verts_model, faces if draw_faces is None else draw_faces, distance_mm),
+        keep_suffix=True)
     write_json(out_dir / "metrics.json", registration.metrics)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from atomicfile import write_text
 from flame import FlameModel, load_model
 from rendering.camera import Camera, ViewSampling, project
 from rendering.geometry import Surface, UVMesh
@@ -30,6 +31,7 @@ from scans import Scan, ScanRecord
 from scans.meshio import read_ply
 from shards import ShardInfo, sample_rng, write_manifest, write_shard
 from shards.manifest import read_manifest
+from shards.plan import plan_groups
 
 PARAM_KEYS = ("shape", "expr", "pose", "transl", "scale")
 
@@ -69,29 +71,33 @@ def _registration_key(registration_dir: Path, scan_id: str) -> str:
 
 def plan_shards(dataset: str, records: list[ScanRecord], registration_dir: Path,
                 shards_dir: Path, settings: dict, seed: int) -> list[ShardJob]:
-    """Split the samples of registered scans into shards of ``samples_per_shard``.
+    """Group the samples of registered scans into shards that stay put (:mod:`shards.plan`).
 
     Each scan gives ``views_per_scan`` sampled views, then up to ``photo_views_per_scan`` of its
-    calibrated photos. Scans go in ``scan_id`` order, so a scan added at the end of a data
-    set changes only the last shards. Each shard's key hashes the render settings, the seed and
-    what its samples come from (scan, view, photo, registration key).
+    calibrated photos. Scans are grouped by stable anchors of their ids, so adding, removing or
+    changing one scan changes at most two shards. Each shard's key hashes the render settings,
+    the seed and what its samples come from (scan, view, photo, registration key).
     """
-    samples: list[SampleSpec] = []
-    for record in sorted(records, key=lambda r: r.scan_id):
-        views = settings["views_per_scan"]
-        samples += [SampleSpec(record.scan_id, v, None) for v in range(views)]
+    views = settings["views_per_scan"]
+    per_scan = {}
+    for record in records:
         photos = min(settings["photo_views_per_scan"], record.n_photos)
-        samples += [SampleSpec(record.scan_id, views + p, p) for p in range(photos)]
-    size = settings["samples_per_shard"]
+        per_scan[record.scan_id] = ([SampleSpec(record.scan_id, v, None) for v in range(views)]
+                                    + [SampleSpec(record.scan_id, views + p, p)
+                                       for p in range(photos)])
+    groups = plan_groups(dataset, [(i, len(s)) for i, s in per_scan.items()],
+                         settings["samples_per_shard"],
+                         views + settings["photo_views_per_scan"])
     by_id = {r.scan_id: r for r in records}
-    reg_keys = {r.scan_id: _registration_key(registration_dir, r.scan_id) for r in records}
     jobs = []
-    for index, start in enumerate(range(0, len(samples), size)):
-        chunk = tuple(samples[start:start + size])
+    for group in groups:
+        chunk = tuple(spec for scan_id, first, stop in group.ranges
+                      for spec in per_scan[scan_id][first:stop])
+        reg_keys = {i: _registration_key(registration_dir, i) for i, _, _ in group.ranges}
         sources = [(s.scan_id, s.view, s.photo, reg_keys[s.scan_id]) for s in chunk]
         jobs.append(ShardJob(
-            dataset=dataset, path=str(shards_dir / f"shard-{index:05d}.h5"), samples=chunk,
-            records={s.scan_id: by_id[s.scan_id].to_json() for s in chunk},
+            dataset=dataset, path=str(shards_dir / group.name), samples=chunk,
+            records={i: by_id[i].to_json() for i in reg_keys},
             registration_dir=str(registration_dir), settings=dict(settings), seed=seed,
             key=_stable_hash(dataset, settings, seed, sources)))
     return jobs
@@ -176,10 +182,7 @@ def render_shard(job: ShardJob, model_path: str) -> dict:
     samples = _shard_samples(job, renderer, model, views, face_mask)
     record = write_shard(job.path, samples, len(job.samples), ShardInfo(config_hash=job.key))
     record["sources"] = [asdict(s) for s in job.samples]
-    sidecar = Path(job.path + ".json")
-    tmp = sidecar.with_name(f".{sidecar.name}.tmp")
-    tmp.write_text(json.dumps(record, sort_keys=True))
-    tmp.replace(sidecar)
+    write_text(job.path + ".json", json.dumps(record, sort_keys=True))
     return record
 
 

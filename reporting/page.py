@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+
+from atomicfile import write_text
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
@@ -19,15 +19,6 @@ img{max-width:100%;border:1px solid #ddd;margin:4px 0}
 code{background:#f5f5f5;padding:0 3px}
 .bad{color:#a00}
 """
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def _cell(value: object) -> str:
@@ -83,7 +74,7 @@ def write_report(report_dir: Path, title: str, sections: list[tuple[str, str]],
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
             f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
             f"{body}</body></html>\n")
-    _atomic_text(report_dir / "summary.json",
-                 json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
-    _atomic_text(report_dir / "index.html", page)
+    write_text(report_dir / "summary.json",
+               json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
+    write_text(report_dir / "index.html", page)
     return report_dir / "index.html"

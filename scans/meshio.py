@@ -7,7 +7,6 @@ Readers keep the file's vertex order (landmark indices point into it) and raise
 from __future__ import annotations
 
 import io
-import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from atomicfile import write_bytes as atomic_write_bytes  # noqa: F401 (scans' name for it)
 from scans.errors import ScanError
 
 PLY_TYPES = {"char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short": "i2",
@@ -41,14 +41,6 @@ class RawMesh:
     vertex_colors: np.ndarray | None = None
     uv_corners: np.ndarray | None = None
     texture_name: str | None = None
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary name beside ``path``, then rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def check_mesh(mesh: RawMesh, path: Path | str, need_faces: bool = True) -> RawMesh:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from atomicfile import write_atomic
 from shards.reader import ShardReader
 
 _MASK_COLOURS = {1: (90, 90, 90), 2: (60, 140, 220), 4: (240, 200, 60)}
@@ -38,8 +38,4 @@ def write_contact_sheet(shard: str | Path, index: int, out_png: str | Path) -> P
     for i, (label, image) in enumerate(panels):
         sheet.paste(Image.fromarray(image), (i * width, 18))
         draw.text((i * width + 4, 3), label, fill=(0, 0, 0))
-    out_png = Path(out_png)
-    tmp = out_png.with_name(f".{out_png.name}.tmp-{os.getpid()}")
-    sheet.save(tmp, format="PNG")
-    os.replace(tmp, out_png)
-    return out_png
+    return write_atomic(out_png, lambda tmp: sheet.save(tmp, format="PNG"))

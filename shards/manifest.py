@@ -13,9 +13,9 @@ so a folder's manifest never lists a half-written shard.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from atomicfile import write_text
 from shards.reader import ShardReader
 from shards.schema import SCHEMA_VERSION, ShardError
 from shards.writer import file_sha256
@@ -37,11 +37,7 @@ def write_manifest(folder: str | Path, records: list[dict], config_hash: str | N
                 "shards": sorted(records, key=lambda r: r["name"])}
     if config_hash is not None:
         manifest["config_hash"] = config_hash
-    path = folder / MANIFEST_NAME
-    tmp = folder / f".{MANIFEST_NAME}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text(folder / MANIFEST_NAME, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
 def read_manifest(folder: str | Path) -> dict:

@@ -147,9 +147,12 @@ def test_added_scan_registers_only_itself_and_writes_only_its_shard(tmp_path, np
     second = read(out / "registration" / "nphm" / "summary.json")
     assert second["registered"] == 3 and second["registered_now"] == 1
     shards_after = stamps(out / "shards" / "nphm")
-    for name in ("shard-00000.h5", "shard-00001.h5"):
-        assert shards_after[name] == shards_before[name], name
-    assert "shard-00002.h5" in shards_after
+    old = [n for n in shards_before if n.endswith(".h5")]
+    new = [n for n in shards_after if n.endswith(".h5") and n not in old]
+    assert len(old) == 2 and all(shards_after[n] == shards_before[n] for n in old)
+    manifest = {r["name"]: r for r in read(out / "shards" / "nphm" / "manifest.json")["shards"]}
+    added = set(second["registered_ids"]) - set(first["registered_ids"])
+    assert len(new) == 1 and {i.split("/")[1] for i in manifest[new[0]]["sample_ids"]} == added
     assert verify_folder(out / "shards" / "nphm") == []
 
 
