@@ -27,6 +27,9 @@ class build(luigi.Config):  # noqa: N801  (section name)
     dask_scheduler = luigi.Parameter(
         default="", description="tcp://host:port of a Dask scheduler; empty: a LocalCluster")
     local_workers = luigi.IntParameter(default=2, description="LocalCluster worker processes")
+    gpu_render_workers = luigi.BoolParameter(
+        default=False, description="render tasks ask for the Dask resource GPU=1: only workers "
+        "started with --resources GPU=1 (one per GPU) take them")
 
 
 class model(luigi.Config):  # noqa: N801

@@ -42,14 +42,16 @@ def dask_client(scheduler: str, local_workers: int) -> Iterator[Client]:
 
 
 def map_with_progress(client: Client, function: Callable[..., Any], items: Iterable[Any],
-                      description: str, **kwargs: Any) -> list[Any]:
+                      description: str, resources: dict[str, float] | None = None,
+                      **kwargs: Any) -> list[Any]:
     """Run ``function(item, **kwargs)`` for every item on the cluster, results in input order.
 
     A tqdm bar counts finished items. Tasks are retried up to twice (a killed worker).
+    ``resources`` (e.g. ``{"GPU": 1}``): only workers that declare them run the tasks.
     """
     items = list(items)
     futures = [client.submit(function, item, **kwargs, pure=False, retries=2,
-                             key=f"{description}-{i}-{id(items)}")
+                             resources=resources, key=f"{description}-{i}-{id(items)}")
                for i, item in enumerate(items)]
     index = {future.key: i for i, future in enumerate(futures)}
     results: list[Any] = [None] * len(items)

@@ -50,6 +50,7 @@ class RenderDataset(luigi.Task):
         model_path = self.input()["model"].read()["model_path"]
         with dask_client(build().dask_scheduler, build().local_workers) as client:
             map_with_progress(client, render_shard, todo, f"render {self.dataset}",
+                              resources={"GPU": 1} if build().gpu_render_workers else None,
                               model_path=model_path)
         manifest = write_dataset_manifest(shards_dir(self.dataset), jobs,
                                           config_hash=self.output().key)

@@ -12,13 +12,19 @@ are counter-clockwise seen from outside) get ``-n``. Closed surfaces never show 
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 
 import moderngl
 import numpy as np
 
 from rendering.camera import Camera, gl_projection
+from rendering.egl_device import worker_device
 from rendering.geometry import Light, Surface, UVMesh, check_mesh, vertex_normals
+
+log = logging.getLogger(__name__)
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "lavapipe")
 
 MAX_FACES = 1 << 24
 """Face ids travel through a float32 channel, exact below 2**24."""
@@ -129,14 +135,25 @@ class Renderer:
         About twice as fast on llvmpipe, whose triangle setup dominates, but an open scan's
         inner side (e.g. inside an open neck) then shows as background instead of its
         flipped normal. Closed surfaces render identically either way.
+    egl_device : index of the EGL device to draw on (:mod:`rendering.egl_device`); None: the
+        default EGL display (Mesa)
+
+    Attributes
+    ----------
+    gl_renderer : the OpenGL renderer string (e.g. ``llvmpipe (LLVM 15.0.6, 256 bits)`` or
+        ``NVIDIA H100 80GB HBM3/PCIe/SSE2``); ``software`` is True for a CPU rasteriser
     """
 
     def __init__(self, width: int = 512, height: int = 512, near_m: float = 0.01,
-                 far_m: float = 100.0, cull_back_faces: bool = False) -> None:
+                 far_m: float = 100.0, cull_back_faces: bool = False,
+                 egl_device: int | None = None) -> None:
         self.width, self.height = int(width), int(height)
         self.near_m, self.far_m = near_m, far_m
         self.cull_back_faces = cull_back_faces
-        self.ctx = moderngl.create_standalone_context(backend="egl")
+        device = {} if egl_device is None else {"device_index": int(egl_device)}
+        self.ctx = moderngl.create_standalone_context(backend="egl", **device)
+        self.gl_renderer = str(self.ctx.info["GL_RENDERER"])
+        self.software = any(name in self.gl_renderer.lower() for name in SOFTWARE_RENDERERS)
         self.ctx.enable(moderngl.DEPTH_TEST)
         self.ctx.front_face = "cw"  # see rendering.camera.gl_projection
         size = (self.width, self.height)
@@ -320,6 +337,29 @@ class Renderer:
         bary[..., :2] = buf[..., :2]
         bary[..., 2] = np.where(face_id >= 0, 1.0 - buf[..., 0] - buf[..., 1], 0.0)
         return face_id, bary, buf[..., 3].copy()
+
+
+def worker_renderer(width: int, height: int, environ: dict[str, str] | None = None
+                    ) -> Renderer:
+    """A render worker's :class:`Renderer` on the device :mod:`rendering.egl_device` picks,
+    with one log line naming the OpenGL renderer in use (a warning when a GPU was asked for,
+    through ``CUDA_VISIBLE_DEVICES`` or ``FACEFACTORY_EGL_DEVICE``, and none is drawn on)."""
+    environ = dict(os.environ if environ is None else environ)
+    device = worker_device(environ)
+    renderer = Renderer(width, height, egl_device=None if device is None else device.index)
+    where = "default EGL display" if device is None else device.describe()
+    kind = "software, CPU" if renderer.software else "GPU"
+    message = (f"render worker pid {os.getpid()}: OpenGL renderer {renderer.gl_renderer!r} "
+               f"({kind}) on the {where}")
+    asked_gpu = bool(environ.get("CUDA_VISIBLE_DEVICES", "").strip()
+                     or environ.get("FACEFACTORY_EGL_DEVICE", "").strip())
+    if renderer.software and asked_gpu:
+        log.warning("%s, although a GPU was asked for (no NVIDIA EGL device found)", message)
+    elif renderer.software:
+        log.warning("%s: no NVIDIA EGL device, rendering on the CPU", message)
+    else:
+        log.info(message)
+    return renderer
 
 
 def channels(image: np.ndarray, count: int) -> np.ndarray:
