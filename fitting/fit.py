@@ -5,9 +5,16 @@ The head is placed in the camera frame as ``x_camera = R_head @ x_flame + t_head
 frame the network predicts in). Terms, as in Pixel3DMM, without a differentiable rasteriser:
 
 - uv: every vertex located by the uv map (:mod:`fitting.uv_match`) is pulled to its pixel
-  under a pseudo-Huber loss on the 2D residual;
+  under a pseudo-Huber loss on the 2D residual; as in Pixel3DMM's ``UVLoss``
+  (``src/pixel3dmm/tracking/losses.py``) only a vertex subset takes part (face and ears
+  without eyes and eye region), a match counts only while its pixel lies within 20 px (L1, of
+  a 256-pixel image) of the vertex's current projection, and hidden vertices are dropped;
 - normal: the model-frame normals of the visible vertices (depth pass with the project's
-  renderer, refreshed every few steps) against the normal map sampled where they project;
+  renderer, refreshed every few steps) against the normal map sampled where they project,
+  samples whose mean absolute error per channel is >= 0.33 dropped (Pixel3DMM's ``delta_n``,
+  ``Tracker.opt_post``);
+- camera: focal length and principal point learnt from the given K (Pixel3DMM's
+  ``focal_length`` and ``principal_point``), the principal point's shift under a prior;
 - landmarks (when given): pseudo-Huber on the 68 projected landmarks;
 - priors: squared identity, expression and joint-rotation coefficients.
 
@@ -32,7 +39,9 @@ from flame import FLAME, FlameModel, axis_angle_to_matrix
 from rendering import Camera, Renderer
 
 # Learning-rate multipliers per parameter group (units: rad, metres, coefficient std, rad).
-_LR_SCALE = {"rotation": 1.0, "translation": 0.1, "shape": 2.5, "expr": 2.5, "joints": 1.0}
+_LR_SCALE = {"rotation": 1.0, "translation": 0.1, "shape": 2.5, "expr": 2.5, "joints": 1.0,
+             "log_focal": 0.5, "principal": 0.05}
+_CAMERA = ("log_focal", "principal")
 
 
 REFERENCE_SIZE = 256
@@ -82,7 +91,8 @@ class FitResult:
     verts_camera : (V, 3) metres, camera frame (OpenCV axes)
     verts_model : (V, 3) metres, the same head with zero global rotation and translation
     verts_neutral : (V, 3) metres, identity only (expression and pose zero)
-    matches : uv matches used
+    matches : uv matches used (after the vertex subset; the gate and visibility then act per
+        step)
     residual_px : median final 2D residual of the data term, pixels (robust to outliers)
     seconds : wall time of the fit; cpu_seconds : CPU time of the process during the fit
         (equals the wall time on an idle machine with one thread)
@@ -101,6 +111,10 @@ class FitResult:
     seconds: float
     cpu_seconds: float
     history: list[tuple[int, float]] = field(default_factory=list)
+    K: np.ndarray | None = None
+    """(3, 3) intrinsics of the fit (the given K, or the learnt one with ``learn_camera``)."""
+    matches_kept: int = 0
+    """uv matches that count at the end (inside the gate, visible)."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -158,6 +172,7 @@ class FaceFitter:
                 (inputs.height, inputs.width), dtype=bool)
             matches = match_vertices(inputs.uv, valid, self.vertex_uv, s.uv_max_sq_dist,
                                      s.subpixel)
+            matches = matches.take(self.uv_vertices()[matches.vertex_ids])
             if len(matches) < s.min_matches and inputs.landmarks_px is None:
                 raise FitError(f"only {len(matches)} vertices located by the uv map "
                                f"(need {s.min_matches}): no face-sized uv region")
@@ -173,10 +188,27 @@ class FaceFitter:
                                     time.process_time() - cpu_started, history)
         finally:
             torch.set_num_threads(threads)
+        if (matches is not None and inputs.landmarks_px is None
+                and result.matches_kept < s.min_matches):
+            raise FitError(f"fit did not converge: only {result.matches_kept} of "
+                           f"{len(matches)} uv matches agree with the fitted head "
+                           f"(need {s.min_matches})")
         if not np.isfinite(result.residual_px) or result.residual_px > s.max_residual_px:
             raise FitError(f"fit did not converge: median 2D residual "
                            f"{result.residual_px:.2f} px > {s.max_residual_px} px")
         return result
+
+    def uv_vertices(self) -> np.ndarray:
+        """(V,) bool: vertices that may take part in the uv term (settings' regions)."""
+        s, masks = self.settings, self.model.masks
+        if s.uv_regions is None:
+            return np.ones(self.model.n_vertices, dtype=bool)
+        keep = np.zeros(self.model.n_vertices, dtype=bool)
+        for name in s.uv_regions:
+            keep[masks.get(name, [])] = True
+        for name in s.uv_excluded:
+            keep[masks.get(name, [])] = False
+        return keep
 
     def neutral(self, shape: np.ndarray) -> np.ndarray:
         """(V, 3) identity-only mesh (expression and pose zero) for coefficients (s,)."""
@@ -215,9 +247,9 @@ class _Problem:
         self.fitter, self.inputs, self.matches = fitter, inputs, matches
         self.settings = s = fitter.settings
         dev = self.device = fitter.device
-        self.K = torch.as_tensor(inputs.K, dtype=torch.float32, device=dev)
+        self.K0 = torch.as_tensor(inputs.K, dtype=torch.float32, device=dev)
         model = fitter.model
-        if matches is not None and len(matches) >= s.min_matches:
+        if inputs.landmarks_px is None and matches is not None and len(matches) >= s.min_matches:
             start_points = model.v_template[matches.vertex_ids]
             start_pixels = matches.pixels_xy
         else:
@@ -238,6 +270,9 @@ class _Problem:
             "expr": param(None, (fitter.n_expr,)),
             "joints": param(None, (fitter.flame.n_joints - 1, 3)),
         }
+        if s.learn_camera:
+            self.params["log_focal"] = param(None, (1,))
+            self.params["principal"] = param(None, (2,))
         if matches is not None and len(matches):
             self.match_ids = torch.as_tensor(matches.vertex_ids, device=dev)
             self.match_px = torch.as_tensor(matches.pixels_xy, dtype=torch.float32, device=dev)
@@ -259,6 +294,17 @@ class _Problem:
         self._frozen_model: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # ---- model -------------------------------------------------------------------------
+
+    def camera_K(self) -> torch.Tensor:
+        """(3, 3) current intrinsics: the focal scaled by exp(log_focal), the principal point
+        shifted by ``principal`` half image sizes (when the camera is learnt)."""
+        if "log_focal" not in self.params:
+            return self.K0
+        half = torch.tensor([self.inputs.width / 2, self.inputs.height / 2], device=self.device)
+        scale = torch.exp(self.params["log_focal"])
+        top = torch.cat([self.K0[:2, :2] * scale, (self.K0[:2, 2] + self.params["principal"]
+                                                   * half)[:, None]], dim=1)
+        return torch.cat([top, self.K0[2:]], dim=0)
 
     def head_rotation(self) -> torch.Tensor:
         return axis_angle_to_matrix(self.params["rotation"]) @ self.rotation0
@@ -293,9 +339,10 @@ class _Problem:
 
     def refresh_visibility(self, verts_camera: torch.Tensor) -> None:
         verts = verts_camera.detach().double().cpu().numpy()
-        depth = self.fitter.depth_map(verts, self.inputs.K, self.inputs.width,
+        K = self.camera_K().detach()
+        depth = self.fitter.depth_map(verts, K.double().cpu().numpy(), self.inputs.width,
                                       self.inputs.height)
-        pixels = project(verts_camera.detach(), self.K).cpu().numpy()
+        pixels = project(verts_camera.detach(), K).cpu().numpy()
         cols = np.clip(np.rint(pixels[:, 0]).astype(int), 0, self.inputs.width - 1)
         rows = np.clip(np.rint(pixels[:, 1]).astype(int), 0, self.inputs.height - 1)
         seen = depth[rows, cols]
@@ -304,7 +351,7 @@ class _Problem:
 
     def normal_loss(self, verts_model: torch.Tensor, verts_camera: torch.Tensor) -> torch.Tensor:
         ids = self.normal_ids[self.visible[self.normal_ids]]
-        pixels = project(verts_camera[ids].detach(), self.K)
+        pixels = project(verts_camera[ids].detach(), self.camera_K().detach())
         height, width = self.inputs.height, self.inputs.width
         cols = pixels[:, 0].round().long().clamp(0, width - 1)
         rows = pixels[:, 1].round().long().clamp(0, height - 1)
@@ -319,27 +366,50 @@ class _Problem:
         normals = vertex_normals(verts_model, self.fitter.normal_faces)[ids]
         if self.w2c_rotation is not None:  # model frame of the map = world of the camera
             normals = normals @ (self.w2c_rotation.T @ self.head_rotation()).T
-        return (normals - target).abs().sum(dim=-1).mean()
+        error = (normals - target).abs()
+        if self.settings.normal_outlier is not None:
+            kept = error.detach().mean(dim=-1) < self.settings.normal_outlier
+            if not bool(kept.any()):
+                return verts_model.new_zeros(())
+            error = error[kept]
+        return error.sum(dim=-1).mean()
+
+    def uv_kept(self, residual_px: torch.Tensor) -> torch.Tensor:
+        """(k,) bool: the matches that count now, given their residuals (k, 2) in image
+        pixels (the gate around the current projection, visibility)."""
+        s = self.settings
+        kept = torch.ones(residual_px.shape[0], dtype=torch.bool, device=self.device)
+        if s.uv_gate_px is not None:
+            to_reference = REFERENCE_SIZE / max(self.inputs.width, self.inputs.height)
+            kept &= residual_px.detach().abs().sum(dim=-1) * to_reference < s.uv_gate_px
+        if s.uv_visibility and self.visible is not None:
+            kept &= self.visible[self.match_ids]
+        return kept
 
     def data_loss(self, verts_camera: torch.Tensor, lmk_camera: torch.Tensor) -> torch.Tensor:
         s = self.settings
         loss = verts_camera.new_zeros(())
         # Residuals in pixels of a REFERENCE_SIZE image, so weights hold at any resolution.
         to_reference = REFERENCE_SIZE / max(self.inputs.width, self.inputs.height)
+        K = self.camera_K()
         if self.match_ids is not None:
-            residual = project(verts_camera[self.match_ids], self.K) - self.match_px
-            loss = loss + s.w_uv * pseudo_huber(residual * to_reference,
-                                                s.robust_scale_px).mean()
+            residual = project(verts_camera[self.match_ids], K) - self.match_px
+            kept = self.uv_kept(residual).float()
+            per_match = pseudo_huber(residual * to_reference, s.robust_scale_px)
+            loss = loss + s.w_uv * (per_match * kept).sum() / kept.sum().clamp_min(1.0)
         if self.landmarks_px is not None:
-            residual = project(lmk_camera, self.K) - self.landmarks_px
+            residual = project(lmk_camera, K) - self.landmarks_px
             loss = loss + s.w_landmark * pseudo_huber(residual * to_reference,
                                                       s.robust_scale_px).mean()
         return loss
 
     def prior_loss(self) -> torch.Tensor:
         s, p = self.settings, self.params
-        return (s.w_shape * (p["shape"] ** 2).sum() + s.w_expr * (p["expr"] ** 2).sum()
-                + s.w_pose * (p["joints"] ** 2).sum())
+        prior = (s.w_shape * (p["shape"] ** 2).sum() + s.w_expr * (p["expr"] ** 2).sum()
+                 + s.w_pose * (p["joints"] ** 2).sum())
+        if "principal" in p:
+            prior = prior + s.w_principal * (p["principal"] ** 2).sum()
+        return prior
 
     # ---- optimisation ------------------------------------------------------------------
 
@@ -350,15 +420,18 @@ class _Problem:
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(steps, 1),
                                                                eta_min=0.05 * lr)
         use_normals = use_normals and self.normal_map is not None
-        rigid_only = set(names) <= {"rotation", "translation"}
+        needs_visibility = use_normals or (self.settings.uv_visibility
+                                           and self.match_ids is not None)
+        rigid_only = set(names) <= {"rotation", "translation", *_CAMERA}
         offset = len(history)
         for step in range(steps):
             optimiser.zero_grad(set_to_none=True)
             verts_model, verts_camera, lmk_camera = self.forward(rigid_only)
+            if needs_visibility and (self.visible is None
+                                     or step % self.settings.visibility_every == 0):
+                self.refresh_visibility(verts_camera)
             loss = self.data_loss(verts_camera, lmk_camera) + self.prior_loss()
             if use_normals:
-                if self.visible is None or step % self.settings.visibility_every == 0:
-                    self.refresh_visibility(verts_camera)
                 loss = loss + self.settings.w_normal * self.normal_loss(verts_model, verts_camera)
             loss.backward()
             optimiser.step()
@@ -368,7 +441,9 @@ class _Problem:
     def run(self) -> list[tuple[int, float]]:
         s = self.settings
         history: list[tuple[int, float]] = []
-        self._stage(("rotation", "translation"), s.rigid_steps, s.lr_rigid, False, history)
+        camera = tuple(name for name in _CAMERA if name in self.params)
+        self._stage(("rotation", "translation", *camera), s.rigid_steps, s.lr_rigid, False,
+                    history)
         self._stage(tuple(self.params), s.full_steps, s.lr_full, True, history)
         return history
 
@@ -376,12 +451,16 @@ class _Problem:
                history: list[tuple[int, float]]) -> FitResult:
         with torch.no_grad():
             verts_model, verts_camera, lmk_camera = self.forward()
-            residuals = []
+            K = self.camera_K()
+            residuals, kept = [], 0
             if self.match_ids is not None:
-                residuals.append(project(verts_camera[self.match_ids], self.K) - self.match_px)
+                residual = project(verts_camera[self.match_ids], K) - self.match_px
+                residuals.append(residual[self.uv_kept(residual)])
+                kept = len(residuals[-1])
             if self.landmarks_px is not None:
-                residuals.append(project(lmk_camera, self.K) - self.landmarks_px)
-            residual_px = float(torch.cat(residuals).norm(dim=-1).median())
+                residuals.append(project(lmk_camera, K) - self.landmarks_px)
+            stacked = torch.cat(residuals)
+            residual_px = float(stacked.norm(dim=-1).median()) if len(stacked) else float("inf")
             rotation = self.head_rotation().double().cpu().numpy()
             root = self.fitter.flame(shape=self.params["shape"][None],
                                     expr=self.params["expr"][None]).joints[0, 0]
@@ -397,4 +476,5 @@ class _Problem:
             verts_camera=verts_camera.double().cpu().numpy(),
             verts_model=verts_model.double().cpu().numpy(),
             verts_neutral=self.fitter.neutral(shape), matches=self.matches,
-            residual_px=residual_px, seconds=seconds, cpu_seconds=cpu_seconds, history=history)
+            residual_px=residual_px, seconds=seconds, cpu_seconds=cpu_seconds, history=history,
+            K=K.double().cpu().numpy(), matches_kept=kept)

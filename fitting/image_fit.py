@@ -1,8 +1,10 @@
-"""Fit one photo end to end: predict the maps, find the face, fit, write the outputs.
+"""Fit a whole image showing one face on a plain backdrop (a rendered sample), as
+``python -m fitting fit --no-detect``: predict the maps, mask, fit, write the outputs.
+Ordinary photos go through :mod:`fitting.photo_fit`.
 
 Outputs in ``out_dir``: ``mesh.ply`` (FLAME topology, camera frame: OpenCV axes, metres),
 ``params.npz`` (``shape``, ``expr``, ``pose`` (J, 3), ``transl`` (3,) with
-``FLAME(shape, expr, pose, transl) == mesh``, ``K`` (3, 3), ``residual_px``) and
+``FLAME(shape, expr, pose, transl) == mesh``, ``K`` (3, 3) of the fit, ``residual_px``) and
 ``overlay.png`` (input | predicted normals | vertices located by uv | fitted mesh).
 """
 
@@ -12,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
+from faces.photo import PhotoError, read_photo
 from fitting.fit import FaceFitter, FitError, FitInputs, FitResult
 from fitting.output import write_npz, write_ply, write_png
 from fitting.overlay import overlay_picture
@@ -29,8 +31,8 @@ DEFAULT_FOCAL_FACTOR = 1.8
 """Focal length in image sizes (max of width and height) when none is given (~31 deg FoV)."""
 
 
-class ImageError(ValueError):
-    """An input image or mask is unreadable or shows no face-sized region."""
+class ImageError(PhotoError):
+    """An input mask does not fit the image, or shows no face-sized region."""
 
 
 @dataclass(frozen=True)
@@ -41,18 +43,6 @@ class ImageFit:
     mesh_path: Path
     params_path: Path
     overlay_path: Path
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 image; ImageError naming the file when unreadable."""
-    path = Path(path)
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
-    except (FileNotFoundError, IsADirectoryError) as error:
-        raise ImageError(f"{path}: no such image file") from error
-    except (UnidentifiedImageError, OSError) as error:
-        raise ImageError(f"{path}: not a readable image ({error})") from error
 
 
 def foreground_mask(rgb: np.ndarray) -> np.ndarray:
@@ -90,14 +80,14 @@ def fit_image(image_path: Path, out_dir: Path, fitter: FaceFitter, predict_maps:
 
     Raises
     ------
-    ImageError (unreadable image or mask, no face-sized region), FitError (the fit failed);
-    both name the image
+    PhotoError (unreadable image or mask), ImageError (no face-sized region), FitError (the
+    fit failed); all name the file
     """
     image_path = Path(image_path)
-    rgb = read_rgb(image_path)
+    rgb = read_photo(image_path)
     height, width = rgb.shape[:2]
     if mask_path is not None:
-        mask = read_rgb(Path(mask_path)).max(axis=2) > 0
+        mask = read_photo(Path(mask_path)).max(axis=2) > 0
         if mask.shape != (height, width):
             raise ImageError(f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]}, the image "
                              f"{image_path} is {width}x{height}")
@@ -118,10 +108,10 @@ def fit_image(image_path: Path, out_dir: Path, fitter: FaceFitter, predict_maps:
     model = fitter.model
     mesh_path = write_ply(out_dir / "mesh.ply", result.verts_camera, model.faces)
     params_path = write_npz(out_dir / "params.npz", shape=result.shape, expr=result.expr,
-                            pose=result.pose, transl=result.transl, K=K,
+                            pose=result.pose, transl=result.transl, K=result.K,
                             residual_px=np.float64(result.residual_px))
     picture = overlay_picture(rgb, normal_map, mask, result, fitter.vertex_uv.first_uv(),
-                              model.faces, K, fitter.renderer(width, height))
+                              model.faces, result.K, fitter.renderer(width, height))
     overlay_path = write_png(out_dir / "overlay.png", picture)
     return ImageFit(result=result, mesh_path=mesh_path, params_path=params_path,
                     overlay_path=overlay_path)

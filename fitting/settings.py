@@ -33,6 +33,17 @@ class FitSettings:
         fail the fit
     max_residual_px : a fit whose median final 2D residual (image pixels) exceeds this
         is a failed fit
+    uv_gate_px : drop a uv match while its pixel lies this far or farther (L1, pixels of a
+        256-pixel image) from the vertex's current projection (Pixel3DMM's ``dist_uv``: 20 in
+        its 256-pixel tracking); None: keep every match
+    uv_regions, uv_excluded : FLAME mask names whose vertices may (and then may not) take part
+        in the uv term (Pixel3DMM's list: face and ears without eyes and eye region);
+        None: every vertex with uv
+    uv_visibility : drop uv matches of vertices hidden in the current render
+    normal_outlier : drop normal-term samples whose mean absolute error per channel is at
+        least this (Pixel3DMM's ``delta_n`` 0.33); None: keep all
+    learn_camera : fit the focal length and principal point too, from the given K
+    w_principal : prior on the principal point's shift (squared, in half image sizes)
     device : torch device name ("cpu", "cuda"); "auto" takes CUDA when present
     threads : torch intra-op threads during a fit (None: leave torch's setting). The mesh is
         small: a second thread gains little and, on a busy machine, costs several times over
@@ -58,6 +69,13 @@ class FitSettings:
     visibility_tol_m: float = 0.004
     min_matches: int = 50
     max_residual_px: float = 8.0
+    uv_gate_px: float | None = 20.0
+    uv_regions: tuple[str, ...] | None = ("face", "left_ear", "right_ear")
+    uv_excluded: tuple[str, ...] = ("left_eyeball", "right_eyeball", "eye_region")
+    uv_visibility: bool = True
+    normal_outlier: float | None = 0.33
+    learn_camera: bool = True
+    w_principal: float = 1.0
     device: str = "auto"
     threads: int | None = 1
 

@@ -68,6 +68,10 @@ class UvMatches:
     def __len__(self) -> int:
         return int(self.vertex_ids.size)
 
+    def take(self, keep: np.ndarray) -> UvMatches:
+        """The matches where ``keep`` (k,) bool is True."""
+        return UvMatches(self.vertex_ids[keep], self.pixels_xy[keep], self.sq_dist[keep])
+
 
 def match_vertices(uv_map: np.ndarray, valid: np.ndarray, vertex_uv: VertexUV,
                    max_sq_dist: float = 5e-5, subpixel: bool = True) -> UvMatches:

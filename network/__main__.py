@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from faces import NoFaceError, PhotoError
 from network.checkpoint import CheckpointError
 from network.config import TrainConfig
 from network.model import BackboneWeightsError
@@ -30,11 +31,32 @@ def run_predict(args: argparse.Namespace) -> None:
         print("warning: checkpoint has no uv mirror map; --flip-tta averages normals only",
               file=sys.stderr)
     resolution = config.model.resolution
+    if args.convention == "pixel3dmm":
+        _predict_pixel3dmm(args, model, mirror, resolution)
+        return
     images = [read_image(path, resolution) for path in args.images]  # fail before writing
     for path, rgb in zip(args.images, images, strict=True):
         normals, uv = predict(model, rgb.unsqueeze(0).to(args.device), args.flip_tta, mirror)
         write_prediction(args.out, Path(path).stem, normals[0], uv[0])
         print(f"{path} -> {args.out / Path(path).stem}_{{normal,uv}}.{{png,npy}}")
+
+
+def _predict_pixel3dmm(args: argparse.Namespace, model, mirror, resolution: int) -> None:
+    """Detect and crop each photo, predict, write frame i of a Pixel3DMM folder (cropped/,
+    seg_og/, p3dmm/normals/, p3dmm/uv_map/; :mod:`faces.pixel3dmm`)."""
+    import torch
+
+    from faces import face_crop
+    from faces.pixel3dmm import write_frame
+
+    crops = [face_crop(path, resolution, args.face) for path in args.images]  # fail first
+    for index, (path, crop) in enumerate(zip(args.images, crops, strict=True)):
+        rgb = torch.from_numpy(crop.rgb).permute(2, 0, 1)[None].float().div(255.0)
+        normals, uv = predict(model, rgb.to(args.device), args.flip_tta, mirror)
+        write_frame(args.out, index, normals[0].permute(1, 2, 0).cpu().numpy(),
+                    uv[0].permute(1, 2, 0).cpu().numpy(), crop.labels, crop.rgb)
+        print(f"{path} -> {args.out}/{{cropped,seg_og,p3dmm/normals,p3dmm/uv_map}}/"
+              f"{index:05d}.png")
 
 
 def run_train(args: argparse.Namespace) -> None:
@@ -56,6 +78,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--flip-tta", action="store_true", help="average with the mirrored image")
     run.add_argument("--config", type=Path, help="TrainConfig JSON the checkpoint must match")
     run.add_argument("--device", default="cpu", help="cpu or cuda")
+    run.add_argument("--convention", choices=["project", "pixel3dmm"], default="project",
+                     help="project: <stem>_{normal,uv}.{png,npy} of the whole image; "
+                          "pixel3dmm: detect and crop the face, write Pixel3DMM's frame layout")
+    run.add_argument("--face", type=int, help="pixel3dmm: which face, 0 = largest (default)")
     run.set_defaults(handler=run_predict)
     fit = commands.add_parser("train", help="train on HDF5 shards (no flip: no uv mirror map)")
     fit.add_argument("shards", nargs="+", type=Path)
@@ -72,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         args.handler(args)
-    except (CheckpointError, ImageReadError, BackboneWeightsError) as error:
+    except (CheckpointError, ImageReadError, BackboneWeightsError, PhotoError,
+            NoFaceError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

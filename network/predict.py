@@ -3,7 +3,8 @@
 Outputs per image ``<stem>``: ``<stem>_normal.png`` ((n + 1) / 2 in RGB, model frame),
 ``<stem>_uv.png`` (u in R, v in G, B = 0; u and v as stored in the template uv, *not*
 Pixel3DMM's (u, 1 - v)), ``<stem>_normal.npy`` (H, W, 3) float32 and ``<stem>_uv.npy``
-(H, W, 2) float32, at the model's resolution.
+(H, W, 2) float32, at the model's resolution. ``python -m network predict --convention
+pixel3dmm`` writes Pixel3DMM's frame layout instead (:mod:`faces.pixel3dmm`).
 """
 
 from __future__ import annotations

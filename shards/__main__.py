@@ -1,4 +1,5 @@
-"""``python -m shards verify DIR`` and ``python -m shards show FILE --index N --out PNG``."""
+"""``python -m shards verify DIR``, ``python -m shards show FILE --index N --out PNG`` and
+``python -m shards export FILE --out DIR --convention pixel3dmm [--index N ...]``."""
 
 from __future__ import annotations
 
@@ -19,7 +20,22 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("file")
     show.add_argument("--index", type=int, default=0)
     show.add_argument("--out", required=True)
+    export = sub.add_parser("export", help="samples as Pixel3DMM tracker frames")
+    export.add_argument("file")
+    export.add_argument("--out", required=True)
+    export.add_argument("--convention", choices=["pixel3dmm"], required=True)
+    export.add_argument("--index", type=int, nargs="+", help="samples (default: all)")
     args = parser.parse_args(argv)
+    if args.command == "export":
+        from shards.pixel3dmm_export import export_pixel3dmm
+
+        try:
+            ids = export_pixel3dmm(args.file, args.out, args.index)
+        except (ShardError, IndexError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(f"{args.file}: {len(ids)} samples -> {args.out} (Pixel3DMM frames)")
+        return 0
     if args.command == "verify":
         problems = verify_folder(args.folder)
         for problem in problems:

@@ -19,3 +19,31 @@ def standin_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def standin_model(standin_model_path: Path) -> FlameModel:
     return load_model(standin_model_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real, barely trained network checkpoint (32 px, 2 steps): it cannot locate a face."""
+    import warnings
+
+    import torch
+
+    from network.config import ModelConfig, TrainConfig
+    from network.synthetic import SphereFaces
+    from network.train import train_on_dataset
+
+    run = TrainConfig(
+        model=ModelConfig(resolution=32, patch_size=8, head_dim=32, head_heads=2,
+                          head_blocks=1, decoder_channels=(16, 16, 8)),
+        steps=2, batch_size=2, warmup_steps=1, checkpoint_every=2, val_every=0, num_workers=0,
+        eval_max_samples=2, baseline_samples=2)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = train_on_dataset(SphereFaces(2, 2, 32), run,
+                                      tmp_path_factory.mktemp("tiny_run"), progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    return result.checkpoint

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 
 import numpy as np
 import pytest
@@ -23,31 +22,10 @@ from fitting.cli import main
 from fitting.evaluate import shard_samples
 from fitting.synthetic import synthetic_sample
 from flame import FLAME
-from network.config import ModelConfig, TrainConfig
-from network.synthetic import SphereFaces
-from network.train import train_on_dataset
 from rendering import Renderer
 from shards import ShardInfo, write_shard
 
 SIZE = 256
-TINY_RUN = TrainConfig(
-    model=ModelConfig(resolution=32, patch_size=8, head_dim=32, head_heads=2, head_blocks=1,
-                      decoder_channels=(16, 16, 8)),
-    steps=2, batch_size=2, warmup_steps=1, checkpoint_every=2, val_every=0, num_workers=0,
-    eval_max_samples=2, baseline_samples=2)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """A real (barely trained) network checkpoint: it cannot locate a face."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = train_on_dataset(SphereFaces(2, 2, 32), TINY_RUN,
-                                  tmp_path_factory.mktemp("run"), progress=False)
-    torch.set_num_threads(threads)
-    return result.checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -90,11 +68,11 @@ def test_fit_image_writes_mesh_params_and_overlay(standin_model, scene, tmp_path
 
 
 def test_cli_reports_a_failed_fit_and_an_image_without_a_face(standin_model_path, scene,
-                                                              checkpoint, tmp_path, capsys):
+                                                              tiny_checkpoint, tmp_path, capsys):
     image = tmp_path / "face.png"
     Image.fromarray(scene[0]["rgb"]).save(image)
-    common = ["--checkpoint", str(checkpoint), "--model", str(standin_model_path),
-              "--steps", "20"]
+    common = ["--checkpoint", str(tiny_checkpoint), "--model", str(standin_model_path),
+              "--steps", "20", "--no-detect"]
     assert main(["fit", str(image), "--out", str(tmp_path / "a"), *common]) == 2
     assert f"{image}: fit failed" in capsys.readouterr().err
     assert not (tmp_path / "a" / "mesh.ply").exists()
@@ -102,9 +80,13 @@ def test_cli_reports_a_failed_fit_and_an_image_without_a_face(standin_model_path
     Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(blank)
     assert main(["fit", str(blank), "--out", str(tmp_path / "b"), *common]) == 2
     assert f"{blank}: no face-sized region" in capsys.readouterr().err
+    # Without --no-detect the photo goes to the face detector first.
+    assert main(["fit", str(blank), "--out", str(tmp_path / "c"), *common[:-1]]) == 2
+    assert f"{blank}: no face found" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
 
 
-def test_evaluate_on_a_shard_writes_the_three_row_table(standin_model_path, scene, checkpoint,
+def test_evaluate_on_a_shard_writes_the_three_row_table(standin_model_path, scene, tiny_checkpoint,
                                                         tmp_path):
     sample, truth = scene
     shard = tmp_path / "shard-00000.h5"
@@ -116,7 +98,7 @@ def test_evaluate_on_a_shard_writes_the_three_row_table(standin_model_path, scen
         seen.append((item["dataset"], item["scan"], item["view"]))
         return truth
 
-    table = evaluate(standin_model_path, checkpoint, [shard], truth_lookup, tmp_path / "eval",
+    table = evaluate(standin_model_path, tiny_checkpoint, [shard], truth_lookup, tmp_path / "eval",
                      settings, subjects={"synthetic/s000"})
     assert list(shard_samples([shard], subjects={"synthetic/s001"})) == []
     assert seen == [("synthetic", sample["scan"], 0)]
