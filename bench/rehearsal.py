@@ -517,7 +517,8 @@ def print_table(result: dict, workers: int) -> None:
         render_h = TOTAL_SAMPLES / (render_n / render_cpu) / 3600
         register_h = TOTAL_SCANS / (register_n / register_cpu) / 3600
         print(f"\nprojection, {TOTAL_SAMPLES} samples from {TOTAL_SCANS} scans at the workers' "
-              f"per-CPU-s rates (Luigi's fixed start-up cost left out): render {render_h:.0f} CPU-h, register {register_h:.1f} CPU-h; on N "
+              "per-CPU-s rates (Luigi's fixed start-up cost left out): "
+              f"render {render_h:.0f} CPU-h, register {register_h:.1f} CPU-h; on N "
               "one-core CPU workers (linear): "
               + ", ".join(f"N={n}: {(render_h + register_h) / n:.1f} h" for n in (16, 64, 256))
               + "; on N GPUs: not measured (no GPU lent)")
