@@ -75,16 +75,20 @@ def heatmaps(folders: dict[str, Path], registration: dict[str, dict], per_datase
 
 def contact_sheets(folders: dict[str, Path], out_dir: Path, seed: int, per_dataset: int = 3
                    ) -> str:
-    """Contact sheets of random samples (seeded), written into ``out_dir``."""
+    """Contact sheets of random samples (seeded), written into ``out_dir``.
+
+    Reads the manifest and only the shards of the samples picked (uniform over samples; a
+    sample's shard found from the cumulative counts, so thousands of shards cost nothing)."""
     parts = []
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for name, folder in folders.items():
         shard_records = read_manifest(folder)["shards"]
-        picks = [(r["name"], i) for r in shard_records for i in range(r["samples"])]
-        for index in sorted(rng.choice(len(picks), min(per_dataset, len(picks)),
-                                       replace=False)):
-            shard, sample = picks[index]
+        starts = np.cumsum([0] + [r["samples"] for r in shard_records])
+        total = int(starts[-1])
+        for index in sorted(rng.choice(total, min(per_dataset, total), replace=False)):
+            position = int(np.searchsorted(starts, index, side="right")) - 1
+            shard, sample = shard_records[position]["name"], int(index - starts[position])
             png = out_dir / f"{name}-{Path(shard).stem}-{sample}.png"
             write_contact_sheet(folder / shard, sample, png)
             parts.append(image(png, f"{name} / {shard} #{sample}"))
