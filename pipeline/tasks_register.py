@@ -15,13 +15,14 @@ from pipeline.paths import out_dir, registration_dir, truth_dir
 from pipeline.sources import dataset_root, list_records, record_key
 from pipeline.tasks_data import PrepareModel, RawData
 from registration.worker import read_scan_status, register_record, summarise_dataset
+from rendering.photo_alignment import AlignmentThresholds
 
 
 class RegisterDataset(luigi.Task):
     """``<out>/registration/<dataset>/{<scan_id>/..., summary.json, quarantine.json}``.
 
-    A scan is registered again only when its files, the model or the registration settings
-    change; the summary's key covers all of them.
+    A scan is registered again only when its files, the model, the registration settings or
+    the photo-alignment thresholds change; the summary's key covers all of them.
     """
 
     dataset = luigi.Parameter()
@@ -33,7 +34,8 @@ class RegisterDataset(luigi.Task):
         """scan_id -> (record, key) for every scan currently listed."""
         model_key = PrepareModel().output().key
         settings = section_values(registration_section)
-        return {r.scan_id: (r, config_hash(settings, model_key, record_key(r)))
+        photo_checks = AlignmentThresholds().to_json()
+        return {r.scan_id: (r, config_hash(settings, model_key, record_key(r), photo_checks))
                 for r in list_records(self.dataset)}
 
     def output(self) -> KeyedJsonTarget:

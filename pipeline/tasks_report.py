@@ -53,7 +53,8 @@ class Report(luigi.Task):
             "datasets": {d: {"registration": registration[d], "quarantine": quarantine[d],
                              "samples": render[d]["samples"], "shards": render[d]["shards"],
                              "bytes": render[d]["bytes"],
-                             "quarantined": registration[d]["quarantined"]}
+                             "quarantined": registration[d]["quarantined"],
+                             "photo_alignment": registration[d].get("photos")}
                          for d in registration},
             "timings_s": sections.stage_timings(model, synthesis, registration, render,
                                                 trained, fitting),
@@ -68,6 +69,9 @@ class Report(luigi.Task):
             ("Registration accuracy", sections.registration_table(registration)),
             ("Registration error heat-maps",
              sections.heatmaps({d: registration_dir(d) for d in registration}, registration)),
+            ("Photo alignment",
+             sections.photo_alignment(registration,
+                                      {d: registration_dir(d) for d in registration})),
             ("Samples (rgb | normal | uv | mask)",
              sections.contact_sheets({d: shards_dir(d) for d in render}, pictures,
                                      build().seed)),

@@ -87,6 +87,36 @@ def summarise(dataset: str, metrics: Sequence[dict], quarantined: Sequence[dict]
     return summary
 
 
+def _stats(values: list[float], *names: str) -> dict | None:
+    ops = {"mean": np.mean, "median": np.median, "max": np.max, "min": np.min}
+    return {n: float(ops[n](values)) for n in names} if values else None
+
+
+def summarise_photos(photos: dict[str, list[dict]], thresholds) -> dict:
+    """Photo-view alignment over a data set, from each registered scan's photo entries
+    (:func:`rendering.photo_alignment.check_scan_photos`): counts per status, landmark
+    reprojection error in pixels (of each view's mean) and relative to the face size, IoU with
+    the true silhouette (synthetic data), and every view not used with its reason."""
+    entries = [(scan_id, e) for scan_id, views in photos.items() for e in views]
+    measured = [e for _, e in entries if e["landmark_px"] and e["landmark_px"]["mean"] is not None]
+    ious = [e["iou"] for _, e in entries if e["iou"] is not None]
+    counts = {status: sum(e["status"] == status for _, e in entries)
+              for status in ("accepted", "failed", "skipped")}
+    return {
+        "thresholds": thresholds.to_json(),
+        "views": len(entries), **counts,
+        "landmark_px": _stats([e["landmark_px"]["mean"] for e in measured],
+                              "mean", "median", "max"),
+        "landmark_rel": _stats([e["landmark_px"]["rel"] for e in measured], "mean", "max"),
+        "iou": _stats(ious, "mean", "min"),
+        "not_used": [{"scan_id": scan_id, "camera_id": e["camera_id"], "status": e["status"],
+                      "reason": e["reason"]} for scan_id, e in entries
+                     if e["status"] != "accepted"],
+        "overlays": [f"{scan_id}/{e['overlay']}" for scan_id, e in entries
+                     if e.get("overlay")],
+    }
+
+
 def write_dataset_summary(out_dir: str | Path, summary: dict,
                           quarantined: Sequence[dict]) -> None:
     """Write ``summary.json`` and ``quarantine.json`` (list of ``{"scan_id", "reason"}``)."""

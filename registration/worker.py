@@ -1,5 +1,7 @@
 """One scan, start to end (the Dask task of the registration stage): load the scan, register
-it, score it against ground truth where the data set has one, and write its folder.
+it, score it against ground truth where the data set has one, check the alignment of each of
+its photo views (:mod:`rendering.photo_alignment`; a photo problem never quarantines the
+scan), and write its folder.
 
 ``<out>/<scan_id>/status.json`` is written last and names the key the scan was registered
 under, so a rebuild skips scans whose key is unchanged (quarantined ones included).
@@ -18,6 +20,7 @@ from registration.errors import RegistrationError
 from registration.metrics import truth_error
 from registration.outputs import (
     summarise,
+    summarise_photos,
     vertex_distances_mm,
     write_dataset_summary,
     write_json,
@@ -25,6 +28,7 @@ from registration.outputs import (
 )
 from registration.register import PreparedModel, prepare_model, register_scan
 from registration.settings import RegistrationSettings
+from rendering.photo_alignment import AlignmentThresholds, check_scan_photos
 from scans import ScanError, ScanRecord
 
 STATUS_FILE = "status.json"
@@ -91,12 +95,18 @@ def register_record(job: tuple[ScanRecord, str], model_path: str, out_dir: str,
     status = {"key": key, "scan_id": record.scan_id, "status": "registered",
               "metrics": registration.metrics}
     truth_path = Path(truth_dir) / record.scan_id / "truth.npz"
+    silhouettes = {}
     if truth_path.is_file():
         with np.load(truth_path) as truth:
             true_verts = truth["verts_m"]
+            if "photo_silhouettes" in truth:
+                silhouettes = dict(zip((str(i) for i in truth["photo_ids"]),
+                                       truth["photo_silhouettes"], strict=True))
         status["truth_error_mm"] = {
             "model_fit": truth_error(registration.fit_verts_m, true_verts, prepared.face_ids),
             "registered": truth_error(registration.verts_m, true_verts, prepared.face_ids)}
+    status["photos"] = check_scan_photos(scan, registration.verts_m, model, silhouettes,
+                                         scan_dir, AlignmentThresholds())
     write_json(scan_dir / STATUS_FILE, status)
     return status
 
@@ -113,6 +123,8 @@ def summarise_dataset(out_dir: Path, scan_ids: list[str]) -> dict:
         Path(out_dir).name, [s["metrics"] for s in registered], quarantined,
         [s["truth_error_mm"]["model_fit"] for s in with_truth],
         [s["truth_error_mm"]["registered"] for s in with_truth])
+    summary["photos"] = summarise_photos({s["scan_id"]: s.get("photos", []) for s in registered},
+                                         AlignmentThresholds())
     summary["registered_ids"] = [s["scan_id"] for s in registered]
     write_dataset_summary(out_dir, summary, quarantined)
     return summary

@@ -69,22 +69,33 @@ def _registration_key(registration_dir: Path, scan_id: str) -> str:
         return json.load(stream)["key"]
 
 
+def accepted_photos(registration_dir: Path, scan_id: str) -> list[int]:
+    """Indices into ``Scan.photos`` of the photo views the registration stage accepted
+    (``status.json`` "photos", :mod:`rendering.photo_alignment`); a failed or skipped view
+    is never a sample."""
+    with open(registration_dir / scan_id / "status.json") as stream:
+        views = json.load(stream).get("photos", [])
+    return [v["index"] for v in views if v["status"] == "accepted"]
+
+
 def plan_shards(dataset: str, records: list[ScanRecord], registration_dir: Path,
                 shards_dir: Path, settings: dict, seed: int) -> list[ShardJob]:
     """Group the samples of registered scans into shards that stay put (:mod:`shards.plan`).
 
     Each scan gives ``views_per_scan`` sampled views, then up to ``photo_views_per_scan`` of its
-    calibrated photos. Scans are grouped by stable anchors of their ids, so adding, removing or
-    changing one scan changes at most two shards. Each shard's key hashes the render settings,
-    the seed and what its samples come from (scan, view, photo, registration key).
+    calibrated photos whose alignment passed (:func:`accepted_photos`). Scans are grouped by
+    stable anchors of their ids, so adding, removing or changing one scan changes at most two
+    shards. Each shard's key hashes the render settings, the seed and what its samples come
+    from (scan, view, photo, registration key).
     """
     views = settings["views_per_scan"]
     per_scan = {}
     for record in records:
-        photos = min(settings["photo_views_per_scan"], record.n_photos)
+        photos = accepted_photos(registration_dir, record.scan_id)
+        photos = photos[:settings["photo_views_per_scan"]]
         per_scan[record.scan_id] = ([SampleSpec(record.scan_id, v, None) for v in range(views)]
-                                    + [SampleSpec(record.scan_id, views + p, p)
-                                       for p in range(photos)])
+                                    + [SampleSpec(record.scan_id, views + k, p)
+                                       for k, p in enumerate(photos)])
     groups = plan_groups(dataset, [(i, len(s)) for i, s in per_scan.items()],
                          settings["samples_per_shard"],
                          views + settings["photo_views_per_scan"])

@@ -73,6 +73,47 @@ def heatmaps(folders: dict[str, Path], registration: dict[str, dict], per_datase
     return "".join(parts) or "<p>No registered scans.</p>"
 
 
+def photo_alignment(registration: dict[str, dict], folders: dict[str, Path],
+                    per_dataset: int = 3) -> str:
+    """Per data set: photo views accepted / failed / skipped, landmark reprojection error
+    (px), IoU with the true silhouette (synthetic data), the views not used with their reason,
+    and a few overlays (normal and uv maps over the photo, both kinds of landmarks)."""
+    header = ["data set", "views", "accepted", "failed", "skipped", "landmark px mean",
+              "landmark px median", "landmark px max", "landmark / face size", "IoU mean",
+              "IoU min"]
+    rows, problems, pictures = [], [], []
+    for name, summary in registration.items():
+        photos = summary.get("photos")
+        if not photos or not photos["views"]:
+            continue
+        px, rel, iou = photos["landmark_px"] or {}, photos["landmark_rel"] or {}, \
+            photos["iou"] or {}
+        rows.append([name, photos["views"], photos["accepted"], photos["failed"],
+                     photos["skipped"], px.get("mean"), px.get("median"), px.get("max"),
+                     rel.get("mean"), iou.get("mean"), iou.get("min")])
+        problems += [[name, p["scan_id"], p["camera_id"], p["status"], p["reason"]]
+                     for p in photos["not_used"]]
+        pictures += [image(folders[name] / overlay, f"{name} / {overlay}", 480)
+                     for overlay in photos["overlays"][:per_dataset]]
+    if not rows:
+        return "<p>No data set has calibrated photos.</p>"
+    thresholds = next(s["photos"]["thresholds"] for s in registration.values()
+                      if s.get("photos"))
+    note = ("<p>Per photo view, in the photo's pixels: the scan's own landmarks (Ava256 "
+            "keypoints_3d, FaceScape landmark_indices) and the registered mesh's landmarks, "
+            "both projected with the photo's camera (px: mean over views of each view's mean "
+            "error); IoU: the scan rendered with the photo's camera against the subject's "
+            "true silhouette (synthetic data only). A view becomes a sample only when "
+            f"landmark error / face size &lt;= {thresholds['max_landmark_rel']}, at least "
+            f"{thresholds['min_landmarks_in_image']:.0%} of the landmarks fall inside the "
+            f"image and IoU &gt;= {thresholds['min_iou']}. Overlays: scan normals (left) and "
+            "registered uv (right) over the undistorted photo; green circles: the scan's "
+            "landmarks, magenta crosses: the registered mesh's.</p>")
+    listed = (table(["data set", "scan", "camera", "status", "reason"], problems) if problems
+              else "<p>Every photo view was read and passed.</p>")
+    return note + table(header, rows) + listed + "".join(pictures)
+
+
 def contact_sheets(folders: dict[str, Path], out_dir: Path, seed: int, per_dataset: int = 3
                    ) -> str:
     """Contact sheets of random samples (seeded), written into ``out_dir``.

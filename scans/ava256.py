@@ -3,27 +3,47 @@
 Layout (as released)::
 
     ROOT/m--<date>--<time>--<subject>--GHS/decoder/
-        camera_calibration.json   {"KRT": [{"cameraId", "K", "distortion", "T", ...}]}:
-                                  K (3x3) stored transposed; T (4x4) stored transposed, its
-                                  top 3x4 (after transposing back) is world-to-camera (mm);
-                                  distortion: 4 values, read as OpenCV (k1, k2, p1, p2)
+        camera_calibration.json   {"KRT": [{"cameraId", "K", "distortion", "T", ...}]}
+        camera_calibration.pkl    (older releases) {cameraId: {"intrin" (3, 3), "extrin" (3, 4)}}
         frame_list.csv            rows "seg_id,frame_id" (a header line is skipped)
-        head_pose/head_pose.zip   <frame:06d>.txt: 3x4 head pose, head frame -> world (mm)
-        image/cam<id>.zip         cam<id>/<frame:06d>.avif
-        kinematic_tracking/registration_vertices.zip   <frame:06d>.ply: vertices only, world
+        head_pose/head_pose.zip   <frame:06d>.txt or .npy: 3x4 head pose, head frame -> world (mm)
+        image/cam<id>.zip         cam<id>/<frame:06d>.avif, the sensor image downscaled by 2 or 4
+        kinematic_tracking/registration_vertices.zip   <frame:06d>.ply: vertices only, *head*
                                   frame, mm, in Ava's face topology
-        keypoints_3d/keypoints_3d.zip   <frame:06d>.npy: rows [id, x, y, z, confidence, inliers]
+        keypoints_3d/keypoints_3d.zip   <frame:06d>.npy: rows [id, x, y, z, confidence, inliers],
+                                  world frame, mm
         segmentation_parts/cam<id>.zip  label PNGs (1 hair, 2 body, ...); not read here
+
+Conventions, from ava-256's own code (github.com/facebookresearch/ava-256):
+
+- ``demos/mesh.py`` ``plot_mesh_on_image``: ``vertices = head_pose @ [v; 1]`` then
+  ``intrin @ extrin``: tracked vertices are in the head frame and ``head_pose`` takes them to
+  the world, where the cameras are (``data/ava_dataset.py`` ``SingleCaptureDataset.__getitem__``
+  likewise moves the cameras into the head frame: ``camrot = extrin_R @ headpose_R``).
+- ``demos/keypoints.py`` ``plot_keypoints_on_image``: keypoint rows ``[:, 1:4]`` are projected
+  with ``intrin @ extrin`` directly: world millimetres.
+- ``utils.py`` ``load_camera_calibration``: ``intrin = K.T``, ``extrin = T[:4, :3].T``
+  (world -> camera, mm), ``dist = distortion + [0.0]``, and the calibration is for
+  ``width 2668, height 4096``.
+- ``data/ava_dataset.py`` ``SingleCaptureDataset.__init__``: focal length and principal point
+  are divided by the image's downsample factor; the demos divide projections by 4
+  (``DATASHEET.md``: the released images are 1024 x 667 or 2048 x 1334). The factor is taken
+  here from the image actually read (sensor height / image height).
+- head pose as ``.txt`` (``np.loadtxt``; current demos and dataset) or ``.npy`` (``np.load``;
+  ``demos/mesh.py`` at commit 42b6af2), calibration as ``.json`` (dataset) or ``.pkl`` (demos).
+  Pickles go through :func:`flame.safe_pickle.load_pickle` (allow-listed, no code).
 
 Options: ``face_topology_path`` (the topology's ``face_topology.obj``; default
 ``ROOT/face_topology.obj`` when present, else the scan is a point cloud),
 ``frames_per_segment`` (default 1: that many frames spread evenly over each segment of
 frame_list.csv, the middle one when 1). ``subject`` is the capture's subject id,
 ``expression`` the segment id, ``scan_id`` ``<capture folder>--<frame:06d>``.
-The transform removes the frame's head pose and converts mm to metres
-(``to_metres = diag(1e-3) @ inverse(head_pose)``): the head frame is taken to have
-FLAME's axes. Landmarks are keypoint rows with ids 0-67 (None when those are not all there).
-Zips are read member by member, never unpacked.
+The scan's frame is the head frame in metres (``to_metres = diag(1e-3)``), taken to have
+FLAME's axes; keypoints and cameras are brought into it with ``inverse(head_pose)``.
+Landmarks are keypoint rows with ids 0-67 (None when those are not all there). A photo whose
+calibration, image or size is missing or wrong is dropped with a reason
+(``Scan.skipped_photos``); the frame is still read. Zips are read member by member, never
+unpacked.
 """
 
 from __future__ import annotations
@@ -31,22 +51,30 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from flame.safe_pickle import UnsafePickleError, load_pickle
 from scans.errors import ScanError
 from scans.geometry import check_size_m, transform_points
 from scans.images import read_zip_member, zip_members
 from scans.meshio import check_mesh, read_obj, read_ply
 from scans.records import Photo, Scan, ScanRecord
 
+log = logging.getLogger(__name__)
+
 DATASET = "ava256"
 MM_TO_M = 1e-3
 CAPTURE_NAME = re.compile(r"^m--(\d+)--(\d+)--([^-]+)--GHS$")
 KRT_KEYS = ("cameraId", "K", "distortion", "T")
+SENSOR_SIZE = (2668, 4096)
+"""(width, height) the calibration is for (ava-256 ``utils.py`` ``load_camera_calibration``)."""
+CALIBRATION_FILES = ("camera_calibration.json", "camera_calibration.pkl")
+HEAD_POSE_SUFFIXES = (".txt", ".npy")
 
 
 def read_frame_list(path: Path) -> list[tuple[str, int]]:
@@ -74,9 +102,29 @@ def pick_frames(frames: list[int], count: int) -> list[int]:
     return [frames[int(p)] for p in positions]
 
 
+def _head_pose_suffix(zip_path: Path) -> str:
+    """".txt" or ".npy": the form the capture's head_pose.zip holds (".txt" if unreadable;
+    load() then names the problem)."""
+    try:
+        members = zip_members(zip_path)
+    except ScanError:
+        return ".txt"
+    return ".npy" if any(m.endswith(".npy") for m in members) and not any(
+        m.endswith(".txt") for m in members) else ".txt"
+
+
+def _calibration_path(decoder: Path) -> Path:
+    """camera_calibration.json, else camera_calibration.pkl (the .json path when neither)."""
+    for name in CALIBRATION_FILES:
+        if (decoder / name).is_file():
+            return decoder / name
+    return decoder / CALIBRATION_FILES[0]
+
+
 def list_scans(root: str | Path, face_topology_path: str | Path | None = None,
                frames_per_segment: int = 1) -> list[ScanRecord]:
-    """Records of the chosen frames of every capture (reads frame_list.csv only)."""
+    """Records of the chosen frames of every capture (reads frame_list.csv and the head-pose
+    zip's member list only)."""
     root = Path(root)
     if not root.is_dir():
         raise ScanError(root, "Ava256 root folder not found")
@@ -92,12 +140,15 @@ def list_scans(root: str | Path, face_topology_path: str | Path | None = None,
         for seg, frame in read_frame_list(decoder / "frame_list.csv"):
             segments.setdefault(seg, []).append(frame)
         cams = sorted(p.stem for p in (decoder / "image").glob("cam*.zip"))
+        pose_zip = decoder / "head_pose" / "head_pose.zip"
+        pose_suffix = _head_pose_suffix(pose_zip)
+        calibration = _calibration_path(decoder)
         for seg, frames in segments.items():
             for frame in pick_frames(frames, frames_per_segment):
                 name = f"{frame:06d}"
                 files = {
-                    "calibration": str(decoder / "camera_calibration.json"),
-                    "head_pose": f"{decoder / 'head_pose' / 'head_pose.zip'}::{name}.txt",
+                    "calibration": str(calibration),
+                    "head_pose": f"{pose_zip}::{name}{pose_suffix}",
                     "mesh": f"{decoder / 'kinematic_tracking' / 'registration_vertices.zip'}"
                             f"::{name}.ply",
                     "keypoints": f"{decoder / 'keypoints_3d' / 'keypoints_3d.zip'}::{name}.npy",
@@ -117,10 +168,19 @@ def _member(spec: str) -> bytes:
 
 
 def read_head_pose(spec: str) -> np.ndarray:
-    """(4, 4) head pose (head frame -> world, mm) from ``zip::member``."""
+    """(4, 4) head pose (head frame -> world, mm) from ``zip::<frame>.txt`` (``np.loadtxt``)
+    or ``zip::<frame>.npy`` (``np.load``, no pickles); 3x4 or 4x4."""
+    data = _member(spec)
     try:
-        pose = np.loadtxt(io.StringIO(_member(spec).decode())).reshape(3, 4)
-    except ValueError as exc:
+        if spec.endswith(".npy"):
+            pose = np.load(io.BytesIO(data), allow_pickle=False)
+        else:
+            pose = np.loadtxt(io.StringIO(data.decode()))
+        pose = np.asarray(pose, np.float64)
+        pose = pose.reshape(pose.size // 4, 4)[:3] if pose.size in (12, 16) else pose
+        if pose.shape != (3, 4):
+            raise ValueError(f"shape {pose.shape}")
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ScanError(spec, f"head pose is not a 3x4 matrix: {exc}") from None
     if not np.isfinite(pose).all():
         raise ScanError(spec, "head pose has NaN")
@@ -129,14 +189,33 @@ def read_head_pose(spec: str) -> np.ndarray:
     return out
 
 
+def _camera(path: Path, name: str, K, extrin, dist) -> dict:
+    """One camera entry: K (3, 3) full sensor, w2c (4, 4) world mm, dist (4,) or (5,)."""
+    try:
+        K = np.asarray(K, np.float64).reshape(3, 3)
+        extrin = np.asarray(extrin, np.float64)
+        if extrin.shape not in ((3, 4), (4, 4)):
+            raise ValueError(f"extrinsics of shape {extrin.shape}")
+        dist = np.asarray(dist, np.float64).reshape(-1)[:5]
+    except (TypeError, ValueError) as exc:
+        raise ScanError(path, f"camera {name} malformed: {exc}") from None
+    if not (np.isfinite(K).all() and np.isfinite(extrin).all() and np.isfinite(dist).all()):
+        raise ScanError(path, f"camera {name} has NaN")
+    return {"K": K, "w2c": np.vstack([extrin[:3, :4], [0, 0, 0, 1]]), "dist": dist}
+
+
 def read_cameras(path: Path) -> dict[str, dict]:
-    """Camera id -> {"K" (3, 3), "w2c" (4, 4) world mm -> camera, "dist" (4,),
-    "size" (width, height) when the entry has it}."""
+    """Camera id -> {"K" (3, 3) for the full sensor, "w2c" (4, 4) world mm -> camera,
+    "dist" (4,) or (5,), "sensor" (width, height)}, from camera_calibration.json (KRT, read as
+    ava-256's ``load_camera_calibration``) or camera_calibration.pkl (``intrin``/``extrin``)."""
+    path = Path(path)
+    if path.suffix == ".pkl":
+        return _read_pickled_cameras(path)
     try:
         krt = json.loads(path.read_text())["KRT"]
     except FileNotFoundError:
         raise ScanError(path, "file not found") from None
-    except KeyError:
+    except (KeyError, TypeError):
         raise ScanError(path, "missing key 'KRT'") from None
     except ValueError as exc:
         raise ScanError(path, f"unreadable JSON: {exc}") from None
@@ -145,16 +224,35 @@ def read_cameras(path: Path) -> dict[str, dict]:
         missing = [k for k in KRT_KEYS if k not in cam]
         if missing:
             raise ScanError(path, f"KRT entry {i} lacks key(s) {', '.join(missing)}")
+        name = str(cam["cameraId"])
         try:
-            T = np.asarray(cam["T"], np.float64).reshape(4, 4).T
-            cameras[str(cam["cameraId"])] = {
-                "K": np.asarray(cam["K"], np.float64).reshape(3, 3).T,
-                "w2c": np.vstack([T[:3, :4], [0, 0, 0, 1]]),
-                "dist": np.asarray(cam["distortion"], np.float64).reshape(-1),
-                "size": (int(cam["width"]), int(cam["height"])) if "width" in cam else None,
-            }
-        except (TypeError, ValueError) as exc:
+            T = np.asarray(cam["T"], np.float64)
+            extrin = T[:4, :3].T  # T stored transposed; 4x3 or 4x4
+            K = np.asarray(cam["K"], np.float64).T
+        except (TypeError, ValueError, IndexError) as exc:
             raise ScanError(path, f"KRT entry {i} malformed: {exc}") from None
+        cameras[name] = _camera(path, name, K, extrin, cam["distortion"])
+        cameras[name]["sensor"] = (int(cam.get("width", SENSOR_SIZE[0])),
+                                   int(cam.get("height", SENSOR_SIZE[1])))
+    return cameras
+
+
+def _read_pickled_cameras(path: Path) -> dict[str, dict]:
+    try:
+        table = load_pickle(path)
+    except FileNotFoundError:
+        raise ScanError(path, "file not found") from None
+    except (UnsafePickleError, OSError, EOFError, ValueError) as exc:
+        raise ScanError(path, f"unreadable pickle: {exc}") from None
+    if not isinstance(table, dict):
+        raise ScanError(path, f"expected a dict of cameras, got {type(table).__name__}")
+    cameras = {}
+    for name, cam in table.items():
+        if not isinstance(cam, dict) or "intrin" not in cam or "extrin" not in cam:
+            raise ScanError(path, f"camera {name} lacks 'intrin' or 'extrin'")
+        cameras[str(name)] = _camera(path, str(name), cam["intrin"], cam["extrin"],
+                                     cam.get("dist", np.zeros(4)))
+        cameras[str(name)]["sensor"] = SENSOR_SIZE
     return cameras
 
 
@@ -164,6 +262,23 @@ def _image_size(zip_path: Path, member: str) -> tuple[int, int]:
             return img.size
     except OSError as exc:
         raise ScanError(f"{zip_path}::{member}", f"unreadable image: {exc}") from None
+
+
+def image_intrinsics(K: np.ndarray, sensor: tuple[int, int], image: tuple[int, int],
+                     where: str) -> np.ndarray:
+    """K of the image actually read, (width, height) ``image``: the sensor's K with focal
+    length and principal point divided by the downsample factor, as ava-256's
+    ``SingleCaptureDataset`` does (its images are ``sensor // factor`` in size)."""
+    factor = sensor[1] / image[1]
+    whole = round(factor)
+    if whole < 1 or abs(factor - whole) > 1e-6 or (sensor[0] // whole, sensor[1] // whole) != \
+            tuple(image):
+        raise ScanError(where, f"image is {image[0]}x{image[1]}, not the {sensor[0]}x"
+                               f"{sensor[1]} sensor the calibration is for downsampled by a "
+                               "whole factor")
+    out = K.copy()
+    out[:2] /= whole
+    return out
 
 
 def _landmarks(spec: str, world_to_m: np.ndarray) -> np.ndarray | None:
@@ -180,11 +295,42 @@ def _landmarks(spec: str, world_to_m: np.ndarray) -> np.ndarray | None:
     return transform_points(world_to_m, rows[[first[i] for i in range(68)], 1:4])
 
 
+def read_photos(record: ScanRecord, world_mm_to_head_m: np.ndarray
+                ) -> tuple[list[Photo], list[dict]]:
+    """The frame's photos with ``w2c`` from the head frame (metres), and ``{"camera_id",
+    "reason"}`` per photo dropped (camera id "*": all of them)."""
+    frame = f"{record.options['frame']:06d}"
+    try:
+        cameras = read_cameras(Path(record.files["calibration"]))
+    except ScanError as exc:
+        return [], [{"camera_id": "*", "reason": str(exc)}]
+    head_m_to_world_mm = np.linalg.inv(world_mm_to_head_m)
+    photos, skipped = [], []
+    for cam in record.options["cameras"]:
+        cam_id = cam.removeprefix("cam")
+        zip_path = Path(record.files["images"]) / f"{cam}.zip"
+        member = f"{cam}/{frame}.avif"
+        try:
+            if cam_id not in cameras:
+                raise ScanError(record.files["calibration"], f"no entry for camera {cam_id}")
+            calib = cameras[cam_id]
+            size = _image_size(zip_path, member)
+            K = image_intrinsics(calib["K"], calib["sensor"], size, f"{zip_path}::{member}")
+        except ScanError as exc:
+            skipped.append({"camera_id": cam_id, "reason": str(exc)})
+            continue
+        w2c = calib["w2c"] @ head_m_to_world_mm  # head metres -> world mm -> camera mm
+        w2c[:3, :] *= MM_TO_M  # camera frame in metres: same pixels, rigid
+        w2c[3] = [0, 0, 0, 1]
+        photos.append(Photo(zip_path, member, cam_id, K, w2c, calib["dist"], *size))
+    return photos, skipped
+
+
 def load(record: ScanRecord) -> Scan:
     """Read a frame: tracked mesh (metres, head frame), landmarks, photos' cameras."""
-    frame = f"{record.options['frame']:06d}"
     head_pose = read_head_pose(record.files["head_pose"])
-    to_metres = np.diag([MM_TO_M] * 3 + [1.0]) @ np.linalg.inv(head_pose)
+    to_metres = np.diag([MM_TO_M] * 3 + [1.0])  # the tracked mesh is already in the head frame
+    world_to_head_m = to_metres @ np.linalg.inv(head_pose)
     mesh_spec = record.files["mesh"]
     mesh = check_mesh(read_ply(mesh_spec, _member(mesh_spec)), mesh_spec, need_faces=False)
     faces, uv = mesh.faces, mesh.uv_corners
@@ -197,25 +343,12 @@ def load(record: ScanRecord) -> Scan:
         faces, uv = topo.faces, topo.uv_corners
     verts_m = transform_points(to_metres, mesh.verts)
     check_size_m(verts_m, mesh_spec)
-    landmarks = _landmarks(record.files["keypoints"], to_metres)
-    cameras = read_cameras(Path(record.files["calibration"]))
-    head_to_mm = np.linalg.inv(to_metres)
-    photos = []
-    for cam in record.options["cameras"]:
-        cam_id = cam.removeprefix("cam")
-        if cam_id not in cameras:
-            raise ScanError(record.files["calibration"], f"no KRT entry for camera {cam_id}")
-        zip_path = Path(record.files["images"]) / f"{cam}.zip"
-        member = f"{cam}/{frame}.avif"
-        if member not in zip_members(zip_path):
-            raise ScanError(f"{zip_path}::{member}", "member missing from zip")
-        calib = cameras[cam_id]
-        w2c = calib["w2c"] @ head_to_mm
-        w2c[:3, :] *= MM_TO_M
-        width, height = calib["size"] or _image_size(zip_path, member)
-        photos.append(Photo(zip_path, member, cam_id, calib["K"], w2c, calib["dist"],
-                            width, height))
+    landmarks = _landmarks(record.files["keypoints"], world_to_head_m)
+    photos, skipped = read_photos(record, world_to_head_m)
+    for problem in skipped:
+        log.warning("%s: photo %s dropped: %s", record.scan_id, problem["camera_id"],
+                    problem["reason"])
     return Scan(record=record, verts_m=verts_m, faces=faces if len(faces) else None,
                 vertex_colors=mesh.vertex_colors, texture=None,
                 uv_corners=uv if len(faces) else None, landmarks_m=landmarks, photos=photos,
-                to_metres=to_metres)
+                to_metres=to_metres, skipped_photos=skipped)

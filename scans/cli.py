@@ -19,15 +19,22 @@ def _options(pairs: list[str]) -> dict:
 
 
 def check_records(records) -> list[tuple[str, str]]:
-    """Load every scan and decode every photo; return (scan_id, problem) for each failure."""
+    """Load every scan and decode every photo; return (scan_id, problem) for each failure,
+    a photo the reader dropped included."""
     problems = []
     for record in records:
         try:
             scan = record.load()
-            for photo in scan.photos:
-                photo.load()
         except ScanError as exc:
             problems.append((record.scan_id, str(exc)))
+            continue
+        problems += [(record.scan_id, f"photo {s['camera_id']} dropped: {s['reason']}")
+                     for s in scan.skipped_photos]
+        for photo in scan.photos:
+            try:
+                photo.load()
+            except ScanError as exc:
+                problems.append((record.scan_id, f"photo {photo.camera_id}: {exc}"))
     return problems
 
 

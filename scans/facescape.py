@@ -10,22 +10,37 @@ Layout (as released)::
                                                    world-to-camera, OpenCV), <view>_distortion
                                                    (k1 k2 p1 p2 k3), <view>_width, <view>_height,
                                                    <view>_valid (invalid views are skipped)
-    RT_SCALE  Rt_scale_dict.json (toolkit): {"<id>": {"<n>": [scale, [[3x4 Rt]]]}},
-              TU model -> multi-view frame: v *= scale; v = R v + t
-    LANDMARKS landmark_indices.npz (toolkit), key "v10": 68 TU vertex indices
+    RT_SCALE  Rt_scale_dict.json (toolkit ``predef/``): {"<id>": {"<n>": [scale, [[3x4 Rt]]]}}
+              that take a multi-view point to the TU model: ``v_tu = R (scale * v_mv) + t``
+    LANDMARKS landmark_indices.npz (toolkit ``predef/``), key "v10": 68 TU vertex indices
+
+Conventions, from FaceScape's own toolkit (github.com/zhuhao-nju/facescape, ``toolkit/``):
+
+- ``demo_align.ipynb``, cell "align multi-view model to TU model": ``vertices *= scale``
+  then ``R @ v + t``, so a TU point goes to the multi-view frame as
+  ``v_mv = R^T (v_tu - t) / scale``.
+- ``demo_mview_projection.ipynb`` ``projection_test`` with ``src/renderer.py``
+  ``render_cvcam``: ``<view>_Rt`` is the OpenCV world-to-camera of the multi-view frame,
+  ``<view>_K`` the intrinsics of the ``<view>_width`` x ``<view>_height`` image, and the image
+  is undistorted with ``cv2.undistort(img, K, dist)``.
+- ``demo_align.ipynb`` (text): TU models are in millimetres, face to +z, top of head to +y.
 
 Options (``list_scans(root, ...)``): ``mv_root`` (no photos when None), ``rt_scale_path``
 (default ``MVROOT/Rt_scale_dict.json``), ``landmark_indices_path`` (default
 ``ROOT/landmark_indices.npz`` when present; else no landmarks). Ids are the numeric folder
 names; ``scan_id`` is ``<id>_<n>_<expression>``. The transform is a pure scale
-(``to_metres = diag(1e-3)``): the TU frame already has FLAME's axes. Photo extrinsics are
-composed with the Rt_scale entry and the scale is divided out, so ``w2c`` is rigid and maps
-the returned ``verts_m`` to the camera (projection is unchanged by a uniform scale).
+(``to_metres = diag(1e-3)``): the TU frame already has FLAME's axes. A photo's ``w2c`` is
+``Rt`` composed with the TU -> multi-view similarity, with the scale divided out so that it
+is rigid and maps the returned ``verts_m`` to the camera (projection is unchanged by a
+uniform scale of the camera frame). With ``mv_root`` set, a missing ``params.json``,
+``Rt_scale_dict.json`` or entry in it, or a malformed camera drops those photos with a
+reason (``Scan.skipped_photos``); the TU model is still read.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -36,6 +51,8 @@ from scans.geometry import similarity
 from scans.meshio import read_obj
 from scans.records import Photo, Scan, ScanRecord
 from scans.textured import read_textured_mesh
+
+log = logging.getLogger(__name__)
 
 DATASET = "facescape"
 MM_TO_M = 1e-3
@@ -75,10 +92,12 @@ def list_scans(root: str | Path, mv_root: str | Path | None = None,
             n_photos = 0
             if mv_root is not None:
                 params = Path(mv_root) / subject.name / f"{n}_{expr}" / "params.json"
-                if params.is_file():
-                    files["params"] = str(params)
-                    files["rt_scale"] = str(rt_scale_path)
+                files["params"] = str(params)
+                files["rt_scale"] = str(rt_scale_path)
+                try:
                     n_photos = len(_valid_views(_read_json(params)))
+                except ScanError:
+                    n_photos = 0  # load() reports why, and the scan is still read
             records.append(ScanRecord(DATASET, subject.name, f"{n}_{expr}",
                                       f"{subject.name}_{n}_{expr}", files, options, n_photos))
     return records
@@ -99,44 +118,68 @@ def _valid_views(params: dict) -> list[str]:
     return [v for v in views if bool(params.get(f"{v}_valid", True))]
 
 
-def _tu_to_mv(record: ScanRecord) -> tuple[float, np.ndarray]:
+def _mv_from_tu(record: ScanRecord) -> tuple[float, np.ndarray]:
+    """``(scale, Rt (3, 4))`` of the scan's Rt_scale_dict.json entry (multi-view -> TU)."""
     path = Path(record.files["rt_scale"])
     table = _read_json(path)
     n = str(record.options["expression_index"])
     try:
         scale, rt = table[record.subject][n]
         rt = np.asarray(rt, np.float64).reshape(3, 4)
+        scale = float(scale)
     except KeyError:
         raise ScanError(path, f"no entry for id {record.subject}, expression {n}") from None
     except (TypeError, ValueError):
         raise ScanError(path, f"entry for id {record.subject}, expression {n} is not "
                               "[scale, 3x4 Rt]") from None
-    return float(scale), rt
+    if not (scale > 0 and np.isfinite(rt).all()):
+        raise ScanError(path, f"entry for id {record.subject}, expression {n} has scale "
+                              f"{scale} or a non-finite Rt")
+    return scale, rt
 
 
-def read_photos(record: ScanRecord) -> list[Photo]:
-    """The valid views of a scan, with ``w2c`` mapping the scan's metric TU frame to camera."""
+def tu_camera(rt_cam: np.ndarray, scale: float, rt_tu: np.ndarray) -> np.ndarray:
+    """(4, 4) rigid w2c of the metric TU frame (metres) from a view's ``Rt`` (3, 4) and the
+    scan's Rt_scale entry (``v_tu_mm = R (scale v_mv) + t``).
+
+    ``x_cam = Rc R^T (v_tu_mm - t) / scale + tc``; times ``scale * 1e-3`` (a uniform scale of
+    the camera frame, same pixels): ``Rc R^T v_m + 1e-3 (scale tc - Rc R^T t)``.
+    """
+    rotation = rt_cam[:, :3] @ rt_tu[:, :3].T
+    w2c = np.eye(4)
+    w2c[:3, :3] = rotation
+    w2c[:3, 3] = MM_TO_M * (scale * rt_cam[:, 3] - rotation @ rt_tu[:, 3])
+    return w2c
+
+
+def read_photos(record: ScanRecord) -> tuple[list[Photo], list[dict]]:
+    """The valid views of a scan, with ``w2c`` mapping the scan's metric TU frame to camera,
+    and ``{"camera_id", "reason"}`` for each view (or the whole scan, camera id "*") dropped."""
     params_path = Path(record.files["params"])
-    params = _read_json(params_path)
-    scale, rt_tu = _tu_to_mv(record)
-    photos = []
+    try:
+        params = _read_json(params_path)
+        scale, rt_tu = _mv_from_tu(record)
+    except ScanError as exc:
+        return [], [{"camera_id": "*", "reason": str(exc)}]
+    photos, skipped = [], []
     for view in _valid_views(params):
         missing = [f"{view}_{k}" for k in CAMERA_KEYS if f"{view}_{k}" not in params]
-        if missing:
-            raise ScanError(params_path, f"missing key(s) {', '.join(missing)}")
         try:
-            K = np.asarray(params[f"{view}_K"], np.float64).reshape(3, 3)
-            rt_cam = np.asarray(params[f"{view}_Rt"], np.float64).reshape(3, 4)
-            dist = np.asarray(params[f"{view}_distortion"], np.float64).reshape(-1)[:5]
-            width, height = int(params[f"{view}_width"]), int(params[f"{view}_height"])
-        except (TypeError, ValueError) as exc:
-            raise ScanError(params_path, f"camera '{view}' malformed: {exc}") from None
-        w2c = np.eye(4)
-        w2c[:3, :3] = rt_cam[:, :3] @ rt_tu[:, :3]
-        w2c[:3, 3] = (rt_cam[:, :3] @ rt_tu[:, 3] + rt_cam[:, 3]) / (scale / MM_TO_M)
-        photos.append(Photo(params_path.parent / f"{view}.jpg", None, view, K, w2c, dist,
-                            width, height))
-    return photos
+            if missing:
+                raise ScanError(params_path, f"missing key(s) {', '.join(missing)}")
+            try:
+                K = np.asarray(params[f"{view}_K"], np.float64).reshape(3, 3)
+                rt_cam = np.asarray(params[f"{view}_Rt"], np.float64).reshape(3, 4)
+                dist = np.asarray(params[f"{view}_distortion"], np.float64).reshape(-1)[:5]
+                width, height = int(params[f"{view}_width"]), int(params[f"{view}_height"])
+            except (TypeError, ValueError) as exc:
+                raise ScanError(params_path, f"camera '{view}' malformed: {exc}") from None
+        except ScanError as exc:
+            skipped.append({"camera_id": view, "reason": str(exc)})
+            continue
+        photos.append(Photo(params_path.parent / f"{view}.jpg", None, view, K,
+                            tu_camera(rt_cam, scale, rt_tu), dist, width, height))
+    return photos, skipped
 
 
 def load(record: ScanRecord) -> Scan:
@@ -160,7 +203,10 @@ def load(record: ScanRecord) -> Scan:
         if len(idx) != 68 or idx.min() < 0 or idx.max() >= len(verts_m):
             raise ScanError(lmk_path, f"'v10' must hold 68 vertex indices below {len(verts_m)}")
         landmarks = verts_m[idx]
-    photos = read_photos(record) if "params" in record.files else []
+    photos, skipped = read_photos(record) if "params" in record.files else ([], [])
+    for problem in skipped:
+        log.warning("%s: photo %s dropped: %s", record.scan_id, problem["camera_id"],
+                    problem["reason"])
     return Scan(record=record, verts_m=verts_m, faces=mesh.faces, vertex_colors=scan.colors,
                 texture=scan.texture, uv_corners=mesh.uv_corners, landmarks_m=landmarks,
-                photos=photos, to_metres=to_metres)
+                photos=photos, to_metres=to_metres, skipped_photos=skipped)

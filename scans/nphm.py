@@ -8,11 +8,20 @@ Layout (as released)::
                                /registration.ply  when present
                                /s.npy R.npy t.npy similarity raw metric frame -> NPHM space
                                                   (``v_nphm = s * R @ v_raw + t``)
-    ROOT/neutrals_open.json, ROOT/neutrals_closed.json   subject -> neutral expression (-1: none)
+
+Conventions, from NPHM's own code (github.com/SimonGiebenhain/NPHM,
+``src/NPHM/data/manager.py`` ``DataManager``): ``transform_nphm_2_flame`` divides by 4 (NPHM
+space = FLAME space x 4, no translation); ``transform_nphm_2_raw`` computes
+``1/s (v - t) @ R``, i.e. ``v_nphm = s R v_raw + t``; ``get_flame_path`` and
+``get_registration_path`` name ``flame.ply`` and ``registration.ply``. Which expression is a
+subject's neutral is not part of the data release: ``dataset/neutrals_open.json`` and
+``dataset/neutrals_closed.json`` live in NPHM's code repository (read by
+``src/NPHM/env_paths.py``; a value of -1 means the subject has none, and
+``DataManager.get_neutral_expression`` returns None for it). This adapter does not need them.
 
 Subject and expression folders have numeric names only (``017/003``); other folders are
-ignored. Every PLY is in NPHM space = FLAME space x 4 (no translation), so the adapter's
-transform is ``to_metres = diag(1/4, 1/4, 1/4, 1)`` and the result is in FLAME's frame.
+ignored. The adapter's transform is ``to_metres = diag(1/4, 1/4, 1/4, 1)`` and the result is
+in FLAME's frame.
 NPHM has no calibrated photos and no 3D landmark file: ``photos`` is empty and
 ``landmarks_m`` None. ``scan_id`` is ``<subject>_<expression>``.
 """

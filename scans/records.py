@@ -107,6 +107,9 @@ class Scan:
         ``verts_m = (to_metres @ [v_raw, 1])[:3]``
     init_verts_m : (V, 3) float64 or None, a FLAME-topology fit shipped with the scan
         (NPHM's ``flame.ply``), in the same frame, usable as initialisation
+    skipped_photos : ``{"camera_id", "reason"}`` per photo the reader dropped (a missing or
+        unreadable camera file, calibration entry or image); a photo problem never fails the
+        scan itself
     """
 
     record: ScanRecord
@@ -119,4 +122,5 @@ class Scan:
     photos: list[Photo]
     to_metres: np.ndarray
     init_verts_m: np.ndarray | None = None
+    skipped_photos: list[dict] = field(default_factory=list)
 

@@ -80,6 +80,10 @@ def test_default_build_end_to_end_writes_every_output(built):
         assert figures["samples"] == 2 * 3 + (2 if name == "facescape" else 0)
         assert verify_folder(built / "shards" / name) == []
         assert figures["registration"]["truth_error_mm"]["registered"]["mean"] < 2.0
+        if name == "facescape":  # photo views lined up with the scan, measured in the build
+            photos = figures["photo_alignment"]
+            assert photos["accepted"] == photos["views"] == 2 * 3
+            assert photos["iou"]["min"] >= 0.98 and photos["landmark_px"]["max"] < 2.0
     model, baseline = summary["training"]["model"], summary["training"]["mean_baseline"]
     # Even a tiny 150-step run on 11 images beats the constant mean predictor.
     assert model["normal_angle_mean_deg"] < baseline["normal_angle_mean_deg"] - 5.0
@@ -88,6 +92,7 @@ def test_default_build_end_to_end_writes_every_output(built):
     assert {"oracle", "network", "landmarks"} <= set(summary["fitting"]["rows"])
     page = (built / "report" / "index.html").read_text()
     assert "data:image/png;base64," in page and "Registration accuracy" in page
+    assert "Photo alignment" in page and "photo-0.png" in page
     for stage in ("train", "fit and evaluate", "register nphm", "render facescape"):
         assert summary["timings_s"][stage] > 0
 

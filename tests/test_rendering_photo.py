@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from rendering.camera import Camera, project
@@ -31,3 +33,20 @@ def test_cropped_photo_and_camera_agree_to_a_pixel():
         K=camera.K, w2c=np.eye(4), width=crop_size, height=crop_size))[0]
     assert np.abs(found - expected).max() < 0.5
     assert np.all((project(points, camera) > -0.5) & (project(points, camera) < crop_size - 0.5))
+
+
+def test_only_accepted_photo_views_become_samples(tmp_path):
+    from rendering.worker import plan_shards
+    from scans import ScanRecord
+
+    views = [{"camera_id": "a", "index": 0, "status": "accepted"},
+             {"camera_id": "b", "index": 1, "status": "failed", "reason": "IoU 0.4"},
+             {"camera_id": "c", "index": None, "status": "skipped", "reason": "no params"},
+             {"camera_id": "d", "index": 2, "status": "accepted"}]
+    (tmp_path / "s1").mkdir()
+    (tmp_path / "s1" / "status.json").write_text(json.dumps({"key": "k", "photos": views}))
+    record = ScanRecord("facescape", "1", "1_neutral", "s1", {}, {}, n_photos=4)
+    settings = {"views_per_scan": 2, "photo_views_per_scan": 3, "samples_per_shard": 8}
+    jobs = plan_shards("facescape", [record], tmp_path, tmp_path / "shards", settings, seed=0)
+    specs = [s for job in jobs for s in job.samples]
+    assert [s.photo for s in specs] == [None, None, 0, 2]

@@ -90,17 +90,29 @@ def test_mesh_in_wrong_units(tmp_path_factory, tmp_path):
     assert err.path.endswith("1_neutral.obj") and "wrong units" in err.problem
 
 
-def test_camera_file_missing_key(tmp_path_factory, tmp_path):
+def skipped_photo(dataset: str, root: Path, options: dict, camera_id: str) -> str:
+    """The reason the reader gives for dropping one photo of the first scan; the scan itself
+    and its other photos still read."""
+    scan = list_scans(dataset, root, **options)[0].load()
+    reasons = {s["camera_id"]: s["reason"] for s in scan.skipped_photos}
+    assert list(reasons) == [camera_id]
+    assert camera_id not in [p.camera_id for p in scan.photos] and len(scan.photos) == 2
+    for photo in scan.photos:
+        photo.load()
+    return reasons[camera_id]
+
+
+def test_camera_file_missing_key_drops_that_photo_only(tmp_path_factory, tmp_path):
     root, options = damaged_copy(tmp_path_factory, tmp_path, "facescape")
     params_path = Path(options["mv_root"]) / "1" / "1_neutral" / "params.json"
     params = json.loads(params_path.read_text())
     del params["1_Rt"]
     params_path.write_text(json.dumps(params))
-    err = load_error("facescape", root, options)
-    assert err.path.endswith("params.json") and "1_Rt" in err.problem
+    reason = skipped_photo("facescape", root, options, "1")
+    assert "params.json" in reason and "1_Rt" in reason
 
 
-def test_zip_missing_member(tmp_path_factory, tmp_path):
+def test_zip_missing_member_drops_that_photo_only(tmp_path_factory, tmp_path):
     root, options = damaged_copy(tmp_path_factory, tmp_path, "ava256")
     zip_path = next(root.glob("m--*/decoder/image/cam400013.zip"))
     with zipfile.ZipFile(zip_path) as archive:
@@ -108,9 +120,8 @@ def test_zip_missing_member(tmp_path_factory, tmp_path):
     with zipfile.ZipFile(zip_path, "w") as archive:
         for name, data in kept.items():
             archive.writestr(name, data)
-    err = load_error("ava256", root, options)
-    assert "cam400013.zip::cam400013/000000.avif" in err.path
-    assert "member missing" in err.problem
+    reason = skipped_photo("ava256", root, options, "400013")
+    assert "cam400013.zip::cam400013/000000.avif" in reason and "member missing" in reason
 
 
 def test_check_command_reports_damage_and_fails(nphm):

@@ -15,19 +15,23 @@ from scans.synth.photos import BACKGROUND
 from scans.synth.splat import render_mesh
 
 TINY = {"subjects": 1, "expressions": 2, "scan_vertices": 20_000, "texture_tile": 128,
-        "views": 3, "photo_size": (160, 120), "tracked_vertices": 8000}
+        "views": 3, "photo_size": (160, 120), "tracked_vertices": 8000,
+        "ava256_downscale": 16}
+"""Ava256 photos are its 2668 x 4096 sensor / 16 here (166 x 256), / 4 as released."""
 
 
-def tiny_set(tmp_path_factory, dataset: str) -> tuple[Path, Path, dict]:
+def tiny_set(tmp_path_factory, dataset: str, **forms) -> tuple[Path, Path, dict]:
     """A 1-subject synthetic set, written once per test session; returns (raw root, truth
-    root, adapter options). Tests must not modify it (damage copies)."""
-    root = tmp_path_factory.getbasetemp() / f"scans-tiny-{dataset}"
+    root, adapter options). Tests must not modify it (damage copies). ``forms``: Ava256's
+    ``head_pose_form`` / ``calibration_form``."""
+    tag = "".join(f"-{v}" for v in forms.values())
+    root = tmp_path_factory.getbasetemp() / f"scans-tiny-{dataset}{tag}"
     raw, truth = root / "raw" / dataset, root / "truth" / dataset
     done = root / "options.json"
     if not done.is_file():
         expressions = 1 if dataset == "ava256" else TINY["expressions"]
         options = write_synthetic(dataset, raw, truth, seed=3,
-                                  **{**TINY, "expressions": expressions})
+                                  **{**TINY, "expressions": expressions}, **forms)
         if dataset == "ava256":  # one segment of two frames: read both
             options["frames_per_segment"] = 2
         done.write_text(json.dumps(options))

@@ -5,8 +5,11 @@ Ground truth goes to ``<truth_root>/<scan_id>/truth.npz`` (outside the data set)
 ``expr_weights`` (53,), ``landmarks_m`` (68, 3), all in the metric frame the adapter returns
 for that scan; ``scan_inlier`` (N,) bool per vertex of the scan file (False for hair and
 shoulders), ``noise_m`` and ``detail_m`` (sensor noise sigma and fine-detail amplitude), and
-where there are photos ``photo_ids`` (P,) and ``photo_landmarks_px`` (P, 68, 2), the true
-landmarks' undistorted pixel positions.
+where there are photos ``photo_ids`` (P,), ``photo_landmarks_px`` (P, 68, 2), the true
+landmarks' undistorted pixel positions, and ``photo_silhouettes`` (P, H, W) bool, the pixels
+the scan's true surface covers in each undistorted photo (FaceScape: the TU model; Ava256:
+the noise-free tracked mesh). Ava256 adds ``head_pose`` (4, 4, head -> world, metres),
+FaceScape ``rt_scale_tu_from_mv`` (13,): scale, then the 3x4 Rt row-major.
 """
 
 from __future__ import annotations
@@ -26,13 +29,16 @@ def write_synthetic(dataset: str, raw_root: str | Path, truth_root: str | Path,
                     scan_vertices: int = 100_000, texture_tile: int = 512,
                     noise_mm: float = 0.1, detail_mm: float = 0.1, views: int = 4,
                     photo_size: tuple[int, int] = (320, 240), tracked_vertices: int = 8000,
-                    ict_path: str | Path | None = None) -> dict:
+                    ict_path: str | Path | None = None, ava256_downscale: int = 4,
+                    head_pose_form: str = "txt", calibration_form: str = "json") -> dict:
     """Write a synthetic data set in ``dataset``'s layout; return the adapter options
     (keyword arguments for ``list_scans``) that read it.
 
     scan_vertices : about this many vertices per scan surface (NPHM, FaceScape TU, and the
         Ava256 photo subject); tracked_vertices : Ava256's tracked-mesh topology size;
-    texture_tile : texture height in pixels (width is 5 tiles); photo_size : (width, height);
+    texture_tile : texture height in pixels (width is 5 tiles); photo_size : (width, height)
+    of FaceScape photos (Ava256 photos are its 2668 x 4096 sensor / ``ava256_downscale``);
+    head_pose_form ("txt" | "npy"), calibration_form ("json" | "pkl"): Ava256 file forms;
     noise_mm : sensor noise sigma along the normal; detail_mm : fine-detail amplitude.
     """
     ict = load_ict(ict_path)
@@ -48,7 +54,7 @@ def write_synthetic(dataset: str, raw_root: str | Path, truth_root: str | Path,
     if dataset == "ava256":
         return write_ava256(ict, raw_root, truth_root, subjects, expressions, seed,
                             scan_vertices, tracked_vertices, noise_m, detail_m, views,
-                            (photo_size[1], photo_size[0]))
+                            ava256_downscale, head_pose_form, calibration_form)
     raise ValueError(f"unknown data set {dataset!r}; known: {DATASETS}")
 
 

@@ -1,27 +1,41 @@
-"""Synthetic Ava256: per capture, tracked meshes (world mm) with head poses, transposed KRT
-cameras, AVIF photos, keypoints and segmentations, all in zips."""
+"""Synthetic Ava256 in the layout and conventions of ava-256's own code (not this project's
+reader): per capture, tracked meshes in the *head* frame (mm) with ``head_pose`` head ->
+world (``demos/mesh.py`` ``plot_mesh_on_image``: ``vertices = head_pose @ [v; 1]``, then
+``intrin @ extrin``), keypoints in world mm (``demos/keypoints.py``), calibration for the
+full 2668 x 4096 sensor (``utils.py`` ``load_camera_calibration``) and photos downscaled by 4
+(``DATASHEET.md``: 1024 x 667 images; the demos divide projections by 4)."""
 
 from __future__ import annotations
 
 import io
+import json
+import pickle
 import zipfile
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from flame.ict import IctModel
-from scans.ava256 import MM_TO_M
 from scans.images import encode_image
 from scans.meshio import atomic_write_bytes, ply_bytes, write_obj
-from scans.synth.head import make_head, scan_surface, write_json, write_truth
+from scans.synth.head import make_head, scan_surface, write_truth
 from scans.synth.layout import build_layout
 from scans.synth.params import orbit_cameras, random_expression, random_identity, random_pose
 from scans.synth.photos import landmark_pixels, render_photo
+from scans.synth.silhouette import silhouette
 
 DATASET_KEY = 3
 FRAMES_PER_SEGMENT = 2
 TRACKED_PARTS = ("face", "head_and_neck")
 CAMERA_IDS = ("400002", "400013", "400029", "400041", "400055", "400063")
+SENSOR_SIZE = (2668, 4096)
+"""(width, height) of the sensor the calibration is for (ava-256 ``load_camera_calibration``)."""
+DOWNSCALE = 4
+"""Released photos are the sensor image downscaled by this factor."""
+M_PER_MM = 1e-3
+HEAD_POSE_FORMS = ("txt", "npy")
+CALIBRATION_FORMS = ("json", "pkl")
 
 
 def _write_zip(path: Path, members: dict[str, bytes]) -> None:
@@ -33,36 +47,82 @@ def _write_zip(path: Path, members: dict[str, bytes]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def capture_frame(rng: np.random.Generator) -> np.ndarray:
+    """(4, 4) capture frame -> world, metres: a 13-27 degree rotation about a random axis and a
+    translation of about 1.5 m (the head stands in a dome whose origin is on the floor)."""
+    out = np.eye(4)
+    axis = rng.normal(size=3)
+    angle = np.deg2rad(rng.uniform(13.0, 27.0))
+    out[:3, :3] = Rotation.from_rotvec(axis / np.linalg.norm(axis) * angle).as_matrix()
+    out[:3, 3] = np.array([0.1, 1.5, -0.05]) + rng.uniform(-0.05, 0.05, 3)
+    return out
+
+
+def _calibration(cam_ids: tuple[str, ...], cameras: list[dict], form: str) -> bytes:
+    """camera_calibration.json (KRT: K and T stored transposed, T's top 3x4 world mm ->
+    camera) or camera_calibration.pkl ({id: {"intrin", "extrin"}}), full-sensor K."""
+    extrins = {}
+    for cam_id, cam in zip(cam_ids, cameras, strict=True):
+        extrin = cam["w2c"][:3].copy()
+        extrin[:, 3] /= M_PER_MM
+        extrins[cam_id] = extrin
+    if form == "pkl":
+        table = {c: {"intrin": cam["K"], "extrin": extrins[c]}
+                 for c, cam in zip(cam_ids, cameras, strict=True)}
+        return pickle.dumps(table, protocol=4)
+    krt = [{"cameraId": c, "K": cam["K"].T.tolist(), "distortion": cam["dist"][:4].tolist(),
+            "T": np.vstack([extrins[c], [0, 0, 0, 1]]).T.tolist(), "distortionModel": "OpenCV"}
+           for c, cam in zip(cam_ids, cameras, strict=True)]
+    return json.dumps({"KRT": krt}, indent=1).encode()
+
+
+def _photo_camera(sensor_cam: dict, downscale: int) -> dict:
+    """The camera of the downscaled photo: focal length and principal point divided by the
+    factor (ava-256 ``data/ava_dataset.py`` ``SingleCaptureDataset``)."""
+    K = sensor_cam["K"].copy()
+    K[:2] /= downscale
+    return {**sensor_cam, "K": K, "width": SENSOR_SIZE[0] // downscale,
+            "height": SENSOR_SIZE[1] // downscale}
+
+
 def write_ava256(ict: IctModel, raw_root: Path, truth_root: Path, subjects: int,
                  expressions: int, seed: int, scan_vertices: int, tracked_vertices: int,
-                 noise_m: float, detail_m: float, views: int,
-                 photo_size: tuple[int, int]) -> dict:
+                 noise_m: float, detail_m: float, views: int, downscale: int = DOWNSCALE,
+                 head_pose_form: str = "txt", calibration_form: str = "json") -> dict:
     """Write one capture per subject, ``expressions`` segments of 2 frames each, and the
-    truth of every frame; returns the adapter options (``face_topology_path``)."""
+    truth of every frame (in the head frame); returns the adapter options
+    (``face_topology_path``). ``head_pose_form`` "txt" or "npy" and ``calibration_form``
+    "json" or "pkl" choose between the file forms seen in ava-256's code history."""
+    if head_pose_form not in HEAD_POSE_FORMS or calibration_form not in CALIBRATION_FORMS:
+        raise ValueError(f"forms must be one of {HEAD_POSE_FORMS} and {CALIBRATION_FORMS}")
     raw_root = Path(raw_root)
     dense = build_layout(ict, scan_vertices)
     tracked = build_layout(ict, tracked_vertices, TRACKED_PARTS)
     raw_root.mkdir(parents=True, exist_ok=True)
-    write_obj(raw_root / "face_topology.obj", tracked.neutral / MM_TO_M, tracked.faces,
+    write_obj(raw_root / "face_topology.obj", tracked.neutral / M_PER_MM, tracked.faces,
               tracked.uv_corners)
     for s in range(subjects):
         rng_s = np.random.default_rng([seed, DATASET_KEY, s])
         id_coeffs, tone = random_identity(rng_s), rng_s.uniform(0, 1)
         subject = f"SYN{s + 1:03d}"
         decoder = raw_root / f"m--20240{s % 9 + 1}15--1200--{subject}--GHS" / "decoder"
-        base_m = np.array([0.1, 1.5, -0.05]) + rng_s.uniform(-0.05, 0.05, 3)
-        cameras = orbit_cameras(base_m, views, *photo_size, rng_s)
-        cam_ids = CAMERA_IDS[:views]
-        krt = []
-        for cam_id, cam in zip(cam_ids, cameras, strict=True):
-            w2c_mm = cam["w2c"].copy()
-            w2c_mm[:3, 3] /= MM_TO_M
-            krt.append({"cameraId": cam_id, "K": cam["K"].T.tolist(),
-                        "distortion": cam["dist"][:4].tolist(), "T": w2c_mm.T.tolist(),
-                        "distortionModel": "OpenCV"})
+        capture = capture_frame(rng_s)
+        world_to_capture = np.linalg.inv(capture)
+        sensor_cams = orbit_cameras(np.zeros(3), views, *SENSOR_SIZE, rng_s)
+        for cam in sensor_cams:
+            cam["w2c"] = cam["w2c"] @ world_to_capture
             cam["dist"] = cam["dist"][:4]
+        cameras = [_photo_camera(cam, downscale) for cam in sensor_cams]
+        cam_ids = CAMERA_IDS[:views]
         decoder.mkdir(parents=True, exist_ok=True)
-        write_json(decoder / "camera_calibration.json", {"KRT": krt})
+        atomic_write_bytes(decoder / f"camera_calibration.{calibration_form}",
+                           _calibration(cam_ids, sensor_cams, calibration_form))
         rows = ["seg_id,frame_id"]
         poses, meshes, keypoints = {}, {}, {}
         images = {c: {} for c in cam_ids}
@@ -78,35 +138,40 @@ def write_ava256(ict: IctModel, raw_root: Path, truth_root: Path, subjects: int,
                 rng = np.random.default_rng([seed, DATASET_KEY, s, e, j])
                 head = make_head(ict, id_coeffs, expr0 * rng.uniform(0.8, 1.0),
                                  random_pose(rng, 3.0, 0.003))
-                world = random_pose(rng, 15.0, 0.02)
-                world[:3, 3] += base_m
-                pose_mm = world.copy()
-                pose_mm[:3, 3] /= MM_TO_M
-                poses[f"{name}.txt"] = "\n".join(" ".join(f"{x:.9g}" for x in row)
-                                                 for row in pose_mm[:3]).encode()
-                track = tracked.positions(head.ict_verts)
-                track += rng.normal(0, noise_m, track.shape)
-                track_world_mm = (track @ world[:3, :3].T + world[:3, 3]) / MM_TO_M
-                meshes[f"{name}.ply"] = ply_bytes(track_world_mm)
-                lmk_world = head.landmarks_m @ world[:3, :3].T + world[:3, 3]
-                table = np.hstack([np.arange(68)[:, None], lmk_world / MM_TO_M,
+                head_pose = capture @ random_pose(rng, 3.0, 0.02)  # head -> world, metres
+                pose_mm = head_pose[:3].copy()
+                pose_mm[:, 3] /= M_PER_MM
+                if head_pose_form == "npy":
+                    poses[f"{name}.npy"] = _npy_bytes(pose_mm)
+                else:
+                    poses[f"{name}.txt"] = "\n".join(" ".join(f"{x:.9g}" for x in row)
+                                                     for row in pose_mm).encode()
+                rot, trans = head_pose[:3, :3], head_pose[:3, 3]
+                clean = tracked.positions(head.ict_verts)
+                track = clean + rng.normal(0, noise_m, clean.shape)
+                meshes[f"{name}.ply"] = ply_bytes(track / M_PER_MM)  # head frame, mm
+                lmk_world = head.landmarks_m @ rot.T + trans
+                table = np.hstack([np.arange(68)[:, None], lmk_world / M_PER_MM,
                                    np.ones((68, 1)), np.full((68, 1), len(cam_ids))])
-                buf = io.BytesIO()
-                np.save(buf, table.astype(np.float32))
-                keypoints[f"{name}.npy"] = buf.getvalue()
+                keypoints[f"{name}.npy"] = _npy_bytes(table.astype(np.float32))
                 surface = scan_surface(head, dense, rng, tone, 0.0, detail_m, hair=True,
                                        body=True)
-                surface.verts = surface.verts @ world[:3, :3].T + world[:3, 3]
+                surface.verts = surface.verts @ rot.T + trans
                 n_head = int((surface.faces < surface.inlier.sum()).all(axis=1).sum())
                 hair_body = np.arange(n_head, len(surface.faces))
+                clean_world = clean @ rot.T + trans
+                masks = []
                 for cam_id, cam in zip(cam_ids, cameras, strict=True):
                     image, labels = render_photo(surface, cam, body_faces=hair_body)
                     images[cam_id][f"cam{cam_id}/{name}.avif"] = encode_image(image, "AVIF", 90)
                     segments[cam_id][f"cam{cam_id}/{name}.png"] = encode_image(labels, "PNG")
+                    masks.append(silhouette(clean_world, tracked.faces, cam["K"], cam["w2c"],
+                                            cam["width"], cam["height"]))
                 write_truth(truth_root, f"{decoder.parent.name}--{name}", ict, head, np.eye(4),
                             scan_inlier=np.ones(len(track), bool), noise_m=np.array(noise_m),
                             detail_m=np.array(0.0), photo_ids=np.array(list(cam_ids)),
-                            photo_landmarks_px=landmark_pixels(lmk_world, cameras))
+                            photo_landmarks_px=landmark_pixels(lmk_world, cameras),
+                            photo_silhouettes=np.stack(masks), head_pose=head_pose)
         atomic_write_bytes(decoder / "frame_list.csv", ("\n".join(rows) + "\n").encode())
         _write_zip(decoder / "head_pose" / "head_pose.zip", poses)
         _write_zip(decoder / "kinematic_tracking" / "registration_vertices.zip", meshes)

@@ -1,5 +1,10 @@
 """Synthetic FaceScape: TU models (one fixed topology, mm) and multi-view photos in an
-SfM-like frame (per-scan scale and rigid offset in ``Rt_scale_dict.json``)."""
+SfM-like frame, written as FaceScape's toolkit reads them (not as this project's reader
+does): ``Rt_scale_dict.json`` holds ``[scale, Rt]`` that take a multi-view point to the TU
+frame, ``v_tu = R (scale * v_mv) + t`` (toolkit ``demo_align.ipynb``, "align multi-view model
+to TU model"); ``params.json``'s ``<view>_Rt`` maps the multi-view frame to the camera
+(toolkit ``demo_mview_projection.ipynb`` ``projection_test``, ``src/renderer.py``
+``render_cvcam``)."""
 
 from __future__ import annotations
 
@@ -9,7 +14,6 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from flame.ict import IctModel
-from scans.facescape import EXPRESSIONS, MM_TO_M
 from scans.images import write_image
 from scans.meshio import write_obj
 from scans.synth.head import make_head, scan_surface, surface_texture, write_json, write_truth
@@ -22,8 +26,15 @@ from scans.synth.params import (
     random_pose,
 )
 from scans.synth.photos import landmark_pixels, render_photo
+from scans.synth.silhouette import silhouette
 
 DATASET_KEY = 2
+M_PER_MM = 1e-3
+EXPRESSIONS = ("neutral", "smile", "mouth_stretch", "anger", "jaw_left", "jaw_right",
+               "jaw_forward", "mouth_left", "mouth_right", "dimpler", "chin_raiser",
+               "lip_puckerer", "lip_funneler", "sadness", "lip_roll", "grin", "cheek_blowing",
+               "eye_closed", "brow_raiser", "brow_lower")
+"""FaceScape's 20 expressions in release order (``<n>_<name>``, n = position + 1)."""
 MV_FOLDER = "fsmview"
 
 
@@ -58,23 +69,27 @@ def write_facescape(ict: IctModel, raw_root: Path, truth_root: Path, subjects: i
             models = raw_root / subject / "models_reg"
             models.mkdir(parents=True, exist_ok=True)
             write_image(models / f"{name}.jpg", surface_texture(surface, texture_tile))
-            write_obj(models / f"{name}.obj", surface.verts / MM_TO_M, surface.faces,
+            write_obj(models / f"{name}.obj", surface.verts / M_PER_MM, surface.faces,
                       surface.uv_corners, f"{name}.jpg")
-            # multi-view frame: x_mv = R (scale * x_tu_mm) + t
-            scale = rng.uniform(0.8, 1.2)
+            # the SfM frame: v_tu_mm = R (scale * v_mv) + t, with a scale far from 1
+            scale = float(np.exp(rng.choice([-1.0, 1.0]) * rng.uniform(0.2, 0.7)))
             rot = Rotation.from_rotvec(rng.normal(0, 0.5, 3)).as_matrix()
             trans = rng.uniform(-300, 300, 3)
             rt_scale[subject][str(e + 1)] = [scale, np.hstack([rot, trans[:, None]]).tolist()]
             cameras = orbit_cameras(head.pose[:3, 3], views, *photo_size, rng)
             folder = mv_root / subject / name
             folder.mkdir(parents=True, exist_ok=True)
-            params = {}
+            params, masks = {}, []
             for view, cam in enumerate(cameras):
                 image, _ = render_photo(surface, cam)
                 write_image(folder / f"{view}.jpg", image)
+                masks.append(silhouette(surface.verts, surface.faces, cam["K"], cam["w2c"],
+                                        cam["width"], cam["height"]))
+                # camera of the TU metric frame (x_cam_m = rc v_m + tc) in multi-view units:
+                # x_cam_m / (M_PER_MM * scale) = rc R v_mv + (rc t + tc / M_PER_MM) / scale
                 rc, tc = cam["w2c"][:3, :3], cam["w2c"][:3, 3]
-                t_mv = scale / MM_TO_M * tc - rc @ rot.T @ trans
-                rt_mv = np.hstack([rc @ rot.T, t_mv[:, None]])
+                t_mv = (rc @ trans + tc / M_PER_MM) / scale
+                rt_mv = np.hstack([rc @ rot, t_mv[:, None]])
                 params.update({f"{view}_K": cam["K"].tolist(), f"{view}_Rt": rt_mv.tolist(),
                                f"{view}_distortion": cam["dist"].tolist(),
                                f"{view}_width": cam["width"], f"{view}_height": cam["height"],
@@ -88,6 +103,8 @@ def write_facescape(ict: IctModel, raw_root: Path, truth_root: Path, subjects: i
                         scan_inlier=surface.inlier, noise_m=np.array(noise_m),
                         detail_m=np.array(detail_m),
                         photo_ids=np.array([str(v) for v in range(len(cameras))]),
-                        photo_landmarks_px=landmark_pixels(head.landmarks_m, cameras))
+                        photo_landmarks_px=landmark_pixels(head.landmarks_m, cameras),
+                        photo_silhouettes=np.stack(masks), rt_scale_tu_from_mv=np.array(
+                            [scale, *np.hstack([rot, trans[:, None]]).ravel()]))
     write_json(mv_root / "Rt_scale_dict.json", rt_scale)
     return {"mv_root": str(mv_root)}

@@ -16,7 +16,6 @@ from scans.synth.head import (
     scan_surface,
     standin_faces,
     surface_texture,
-    write_json,
     write_truth,
 )
 from scans.synth.layout import build_layout
@@ -36,12 +35,10 @@ def write_nphm(ict: IctModel, raw_root: Path, truth_root: Path, subjects: int,
     fit_faces = standin_faces(ict)
     ids = standin_vertex_ids(ict)
     scale = 1.0 / NPHM_TO_METRES
-    neutrals = {}
     for s in range(subjects):
         rng_s = np.random.default_rng([seed, DATASET_KEY, s])
         id_coeffs, tone = random_identity(rng_s), rng_s.uniform(0, 1)
         subject = f"{s + 1:03d}"
-        neutrals[str(s + 1)] = 0
         for e in range(expressions):
             rng = np.random.default_rng([seed, DATASET_KEY, s, e])
             expr = np.zeros(len(ict.expression_names)) if e == 0 else random_expression(ict, rng)
@@ -62,6 +59,4 @@ def write_nphm(ict: IctModel, raw_root: Path, truth_root: Path, subjects: int,
             write_truth(truth_root, f"{subject}_{e:03d}", ict, head, np.eye(4),
                         scan_inlier=surface.inlier, noise_m=np.array(noise_m),
                         detail_m=np.array(detail_m))
-    write_json(Path(raw_root) / "neutrals_closed.json", neutrals)
-    write_json(Path(raw_root) / "neutrals_open.json", {k: -1 for k in neutrals})
     return {}

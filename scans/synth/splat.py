@@ -1,7 +1,7 @@
-"""A small software renderer: triangles sampled into points and z-buffered (numpy only).
-
-Good enough for synthetic photos and texture bakes; cameras follow OpenCV, with lens
-distortion applied to the projected points so the image comes out distorted as shot.
+"""A small software renderer (numpy only): texture bakes splat sampled points; photos are
+rasterised exactly at pixel centres and z-buffered (:mod:`scans.synth.raster`). Cameras follow
+OpenCV, with lens distortion applied to the projected corners so the image comes out
+distorted as shot.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import numpy as np
 from scipy import ndimage
 
 from scans.images import distort_normalized
+from scans.synth.raster import zbuffer
 
 MAX_SAMPLES = 20_000_000
 
@@ -100,6 +101,11 @@ def render_mesh(verts: np.ndarray, faces: np.ndarray, colours: np.ndarray, K: np
     if face_labels is not None:
         labels = np.repeat(face_labels[front].astype(np.float32)[:, None, None], 3, axis=1)
         values = np.concatenate([values, labels], axis=2)
-    image, filled = splat_triangles(px[faces], depth[faces], values, width, height)
+    face_of, bary = zbuffer(px[faces], depth[faces], width, height)
+    filled = face_of >= 0
+    image = np.zeros((height * width, values.shape[2]), np.float32)
+    image[filled] = np.einsum("kc,kcv->kv", bary[filled], values[face_of[filled]])
+    image = np.clip(np.round(image), 0, 255).astype(np.uint8).reshape(height, width, -1)
+    filled = filled.reshape(height, width)
     rgb = np.where(filled[..., None], image[..., :3], np.asarray(background, np.uint8))
     return rgb, (np.where(filled, image[..., 3], 0) if face_labels is not None else None)
