@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -11,6 +13,7 @@ from fitting import (
     FaceFitter,
     FitError,
     FitInputs,
+    FitSettings,
     VertexUV,
     aligned_error,
     match_vertices,
@@ -146,3 +149,39 @@ def test_fit_without_a_face_in_the_uv_map_raises(standin_model):
                       uv=np.zeros((64, 64, 2)), uv_valid=np.zeros((64, 64), bool))
     with pytest.raises(FitError, match="only 0 vertices located"):
         fitter.fit(blank)
+
+
+def test_uv_term_takes_pixel3dmm_vertex_subset_and_gates_matches_far_from_the_head(
+        standin_model, scene):
+    model = standin_model
+    sample, truth = scene
+    fitter = FaceFitter(model, FitSettings(full_steps=40))
+    subset = fitter.uv_vertices()
+    for excluded in ("left_eyeball", "right_eyeball", "eye_region"):
+        assert not subset[model.masks[excluded]].any()
+    assert subset[model.masks["left_ear"]].all()
+    # A uv map whose lower third carries uv of the forehead: matches there lie far from the
+    # vertices' projections. The 20 px gate drops them; without it the fit is pulled off.
+    inputs = sample_inputs(sample, "oracle", model, truth)
+    uv = inputs.uv.copy()
+    rows = np.nonzero(inputs.uv_valid.any(axis=1))[0]
+    top, bottom = rows.min(), rows.max()
+    third = (bottom - top) // 3
+    uv[bottom - third:bottom] = inputs.uv[top + third:top + 2 * third][:third]
+    corrupted = dataclasses.replace(inputs, uv=uv)
+    try:
+        gated = fitter.fit(corrupted)
+        fitter.settings = fitter.settings.replace(uv_gate_px=None)
+        try:
+            ungated_mm = aligned_error(fitter.fit(corrupted).verts_camera, truth.posed_m,
+                                       model.faces, model.lmk_faces, model.lmk_bary,
+                                       model.masks["face"]).mean_mm
+        except FitError:  # pulled so far off that the fit fails: as bad
+            ungated_mm = np.inf
+    finally:
+        fitter.close()
+    gated_mm = aligned_error(gated.verts_camera, truth.posed_m, model.faces, model.lmk_faces,
+                             model.lmk_bary, model.masks["face"]).mean_mm
+    # Measured: 0.52 mm with the gate (2129 of 3764 matches kept), 1.10 mm without.
+    assert gated.matches_kept < 0.8 * len(gated.matches)
+    assert gated_mm < 1.0 and ungated_mm > 1.5 * gated_mm

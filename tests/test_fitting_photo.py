@@ -9,12 +9,14 @@ import pytest
 import skimage
 from PIL import Image
 
-from faces.pixel3dmm import labels_from_shard_mask, read_frame, write_frame
+from faces.pixel3dmm import labels_from_shard_mask, read_frame
 from fitting import FaceFitter, FitInputs, FitSettings, aligned_error
 from fitting.cli import main
 from fitting.evaluate import sample_inputs
 from fitting.synthetic import synthetic_sample
 from rendering import Renderer
+from shards import ShardInfo, write_shard
+from shards.__main__ import main as shards_main
 
 DATA = Path(skimage.__file__).parent / "data"
 ASTRONAUT = DATA / "astronaut.png"
@@ -91,13 +93,17 @@ through Pixel3DMM's 8-bit PNGs (face region, after 7-landmark alignment; measure
 fits themselves 1.62 and 1.66 mm from the truth at 128 px and 60 steps)."""
 
 
-def test_maps_through_pixel3dmm_encoding_give_the_same_fit(standin_model, scene, tmp_path):
+def test_shard_exported_in_pixel3dmm_convention_gives_the_same_fit(standin_model, scene, tmp_path):
     model = standin_model
     sample, truth = scene
     oracle = sample_inputs(sample, "oracle", model, truth)
-    labels = labels_from_shard_mask(sample["mask"])
-    write_frame(tmp_path, 0, oracle.normal_model, oracle.uv, labels, sample["rgb"])
-    frame = read_frame(tmp_path, 0)
+    shard = tmp_path / "shard-00000.h5"
+    write_shard(shard, [sample], 1, ShardInfo(config_hash="test"))
+    assert shards_main(["export", str(shard), "--out", str(tmp_path / "frames"),
+                        "--convention", "pixel3dmm"]) == 0
+    frame = read_frame(tmp_path / "frames", 0)
+    np.testing.assert_array_equal(frame["rgb"], sample["rgb"])
+    np.testing.assert_array_equal(frame["labels"], labels_from_shard_mask(sample["mask"]))
     common = {"K": oracle.K, "width": oracle.width, "height": oracle.height, "w2c": oracle.w2c,
               "uv_valid": frame["uv_valid"], "normal_valid": frame["normal_valid"]}
     fitter = FaceFitter(model, FitSettings(full_steps=60))
