@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,10 @@ class ShardDataset(torch.utils.data.Dataset):
     """Samples of several shards, in the order given.
 
     Files are opened lazily, per process: a DataLoader worker opens its own handles on first
-    use, and a pickled dataset carries no handle. In a DataLoader worker the first read also
-    calls :func:`shards.allocator.retain_freed_memory` (three times faster reads).
+    use, and a pickled dataset carries no handle. At most ``max_open`` shards stay open per
+    process (least recently used closed first), so thousands of shards never exhaust file
+    handles. In a DataLoader worker the first read also calls
+    :func:`shards.allocator.retain_freed_memory` (three times faster reads).
 
     Item contract (the network stage relies on it):
     ``rgb`` float32 (3, H, W) in [0, 1]; ``normal`` float32 (3, H, W) unit vectors, model frame,
@@ -29,7 +32,7 @@ class ShardDataset(torch.utils.data.Dataset):
     ``sample_id``, ``subject``, ``dataset`` str.
     """
 
-    def __init__(self, paths: list[str | Path]) -> None:
+    def __init__(self, paths: list[str | Path], max_open: int = 64) -> None:
         self.paths = [Path(p) for p in paths]
         if not self.paths:
             raise ValueError("ShardDataset: no shard paths given")
@@ -38,7 +41,8 @@ class ShardDataset(torch.utils.data.Dataset):
             with ShardReader(path) as reader:
                 counts.append(len(reader))
         self._starts = np.concatenate([[0], np.cumsum(counts)]).tolist()
-        self._readers: dict[int, ShardReader] = {}
+        self._readers: OrderedDict[int, ShardReader] = OrderedDict()
+        self.max_open = max(1, int(max_open))
         self._pid = os.getpid()
 
     def __len__(self) -> int:
@@ -46,17 +50,21 @@ class ShardDataset(torch.utils.data.Dataset):
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_readers"] = {}
+        state["_readers"] = OrderedDict()
         return state
 
     def _reader(self, shard: int) -> ShardReader:
         if os.getpid() != self._pid:  # forked worker: never reuse the parent's handles
-            self._readers, self._pid = {}, os.getpid()
+            self._readers, self._pid = OrderedDict(), os.getpid()
             if torch.utils.data.get_worker_info() is not None:
                 retain_freed_memory()  # a loader worker only loads samples
-        if shard not in self._readers:
-            self._readers[shard] = ShardReader(self.paths[shard])
-        return self._readers[shard]
+        reader = self._readers.get(shard)
+        if reader is None:
+            while len(self._readers) >= self.max_open:
+                self._readers.popitem(last=False)[1].close()
+            reader = self._readers[shard] = ShardReader(self.paths[shard])
+        self._readers.move_to_end(shard)
+        return reader
 
     def __getitem__(self, index: int) -> dict:
         if not -len(self) <= index < len(self):

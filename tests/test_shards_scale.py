@@ -115,3 +115,23 @@ def test_a_failing_sample_source_leaves_no_file(tmp_path):
     with pytest.raises(RuntimeError, match="renderer lost"):
         write_shard(tmp_path / "x.h5", samples(), 4, ShardInfo("c"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_dataset_keeps_at_most_max_open_shards_open(tmp_path):
+    from shards import ShardDataset
+
+    paths = []
+    for k in range(6):
+        path = tmp_path / f"shard-s{k:03d}.h5"
+        write_shard(path, [_sample(f"s{k:03d}", v) for v in range(2)], 2, ShardInfo("c"))
+        paths.append(path)
+    dataset = ShardDataset(paths, max_open=2)
+    order = np.random.default_rng(0).permutation(len(dataset))
+    opened = []
+    for index in order:
+        item = dataset[int(index)]
+        assert item["sample_id"] == f"nphm/s{index // 2:03d}/{index % 2:04d}"
+        assert len(dataset._readers) <= 2
+        opened += [r for r in dataset._readers.values() if r not in opened]
+    closed = [r for r in opened if r not in dataset._readers.values()]
+    assert len(closed) >= 4 and not any(r._file.id.valid for r in closed)
