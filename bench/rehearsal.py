@@ -4,7 +4,7 @@ Usage::
 
     python bench/rehearsal.py [--config configs/rehearsal.cfg] [--out bench/out/rehearsal]
                               [--workers 2] [--kill-seed 0 | --no-kill]
-                              [--render-from DIR]
+                              [--rerender --datasets D ...] [--tail-only]
 
 Starts ``dask scheduler`` and ``--workers`` ``dask worker`` processes (one thread each,
 LP_NUM_THREADS=1), as a user would, and runs the build's stages one Luigi invocation at a time
@@ -16,9 +16,12 @@ one worker process is killed with SIGKILL at a random moment of the render stage
 random count of finished samples, then a random 0-5 s); its nanny starts a new one and Dask
 re-runs the lost task.
 
-``--render-from DIR`` is the undisturbed comparison: it copies the model, raw data and
-registrations of the finished rehearsal in ``DIR`` and runs only render and verify, without a
-kill, then compares every data set's ``manifest.json`` byte for byte with ``DIR``'s.
+``--rerender`` is the undisturbed comparison, in the same build folder (shard keys hash the
+scans' file paths, so another folder could not give the same manifest): it moves each data
+set's shards to ``shards-disturbed/<dataset>``, renders and verifies them again on a fresh
+cluster without a kill, and compares the two ``manifest.json`` byte for byte.
+``--tail-only`` then reruns the loader and training passes and the table from the saved
+``stages.json``.
 
 Prints one Markdown table (per stage: scans or samples per wall second and per CPU-second of
 the workers and the client, worker RSS, shards, manifest and verification time, loader and
@@ -325,16 +328,6 @@ def train_pass(paths: list[Path], out: Path, batch: int = 8, steps: int | None =
             "samples_per_s_needed": batch / step_s}
 
 
-def copy_upstream(source: Path, target: Path) -> None:
-    """Model, raw data, truth and registrations of a finished build (and their task
-    records), for a render-only rerun."""
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    for name in ("model", "raw", "truth", "registration"):
-        if (source / name).exists():
-            shutil.copytree(source / name, target / name)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", type=Path, default=REPO / "configs" / "rehearsal.cfg")
@@ -342,15 +335,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--kill-seed", type=int, default=0)
     parser.add_argument("--no-kill", action="store_true")
-    parser.add_argument("--render-from", type=Path, default=None,
-                        help="build folder of a finished rehearsal: render-only comparison")
+    parser.add_argument("--rerender", action="store_true",
+                        help="render the data sets of a finished run in <out> again, undisturbed, "
+                        "and compare the manifests")
     parser.add_argument("--train-steps", type=int, default=None,
                         help="default: one pass over the training split")
+    parser.add_argument("--datasets", nargs="+", default=None,
+                        help="only these data sets (default: the config's)")
     parser.add_argument("--tail-only", action="store_true",
                         help="reuse <out>/stages.json of a finished run: manifests, loader, "
                         "training and the table only")
     args = parser.parse_args()
-    datasets = json.loads(config_value(args.config, "build", "datasets"))
+    datasets = args.datasets or json.loads(config_value(args.config, "build", "datasets"))
     out = args.out.resolve()
     build = out / "build"
     log = out / "luigi.log"
@@ -358,10 +354,14 @@ def main() -> None:
         saved = json.loads((out / "stages.json").read_text())
         tail(args, out, build, datasets, saved)
         return
-    if args.render_from is None:
+    if not args.rerender:
         shutil.rmtree(build, ignore_errors=True)
     else:
-        copy_upstream(args.render_from.resolve(), build)
+        for dataset in datasets:
+            disturbed = build.parent / "shards-disturbed" / dataset
+            shutil.rmtree(disturbed, ignore_errors=True)
+            disturbed.parent.mkdir(parents=True, exist_ok=True)
+            (build / "shards" / dataset).rename(disturbed)
     out.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
 
@@ -387,7 +387,7 @@ def main() -> None:
         return row
 
     try:
-        if args.render_from is None:
+        if not args.rerender:
             for dataset in datasets:
                 stage(f"synthesize {dataset}", ["SynthesizeDataset", "--dataset", dataset],
                       "scans")
@@ -398,7 +398,7 @@ def main() -> None:
                     (build / "registration" / dataset / "summary.json").read_text())
                 row["n"] = len(summary["registered_ids"])
         planned = count_samples_planned(build, args.config, datasets)
-        if not args.no_kill and args.render_from is None:
+        if not args.no_kill and not args.rerender:
             rng = random.Random(args.kill_seed)
             killer = Killer(cluster, monitor, rng.randrange(planned // 10, planned * 9 // 10),
                             rng.uniform(0, 5), rng)
@@ -422,8 +422,9 @@ def main() -> None:
     saved = {"stages": stages, "planned_samples": planned,
              "killed": killer.killed if killer else None,
              "rss": rss_flatness(monitor.series, render_span)}
-    (out / "stages.json").write_text(json.dumps(saved, indent=1) + "\n")
-    (out / "rss_series.json").write_text(json.dumps(monitor.series) + "\n")
+    suffix = "-rerender" if args.rerender else ""
+    (out / f"stages{suffix}.json").write_text(json.dumps(saved, indent=1) + "\n")
+    (out / f"rss_series{suffix}.json").write_text(json.dumps(monitor.series) + "\n")
     tail(args, out, build, datasets, saved)
 
 
@@ -443,15 +444,16 @@ def tail(args: argparse.Namespace, out: Path, build: Path, datasets: list[str],
                          "mb_mean": sum(sizes) / len(sizes) / 1e6},
               "manifest": time_manifests(build / "shards", datasets),
               "machine": machine()}
-    if args.render_from is not None:
+    if args.rerender:
         result["manifests_identical"] = {
             d: (build / "shards" / d / "manifest.json").read_bytes()
-            == (args.render_from / "shards" / d / "manifest.json").read_bytes()
+            == (build.parent / "shards-disturbed" / d / "manifest.json").read_bytes()
             for d in datasets}
     else:
         result["loader"] = loader_pass(paths)
         result["train"] = train_pass(paths, out / "train", steps=args.train_steps)
-    (out / "rehearsal.json").write_text(json.dumps(result, indent=1) + "\n")
+    suffix = "-rerender" if args.rerender else ""
+    (out / f"rehearsal{suffix}.json").write_text(json.dumps(result, indent=1) + "\n")
     print_table(result, args.workers)
 
 
