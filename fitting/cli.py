@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.image is None and args.maps is None:
         print("error: give a photo (or --maps DIR)", file=sys.stderr)
         return 2
-    settings = FitSettings(device=args.device)
+    # A photo's (or a frame's) camera is a guess: learn it; a render's K is given.
+    settings = FitSettings(device=args.device, learn_camera=not args.no_detect)
     if args.steps is not None:
         settings = settings.replace(full_steps=args.steps)
     try:

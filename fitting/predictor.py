@@ -6,8 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 MapPredictor = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 """rgb (H, W, 3) uint8 -> (normal (H, W, 3) unit, model frame; uv (H, W, 2)) at image size."""
@@ -24,26 +22,12 @@ def network_predictor(checkpoint: Path, device: str = "cpu",
     ------
     network.checkpoint.CheckpointError naming the file when it is not a usable checkpoint
     """
-    from network.predict import load_predictor, predict
+    from network.predict import load_predictor, predict_image
 
     model, mirror, config = load_predictor(Path(checkpoint), device=device)
     resolution = config.model.resolution
 
     def predict_maps(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rgb = np.asarray(rgb)
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-            raise ValueError(f"expected an (H, W, 3) uint8 image, got {rgb.shape} {rgb.dtype}")
-        height, width = rgb.shape[:2]
-        image = torch.from_numpy(rgb).to(device).permute(2, 0, 1)[None].float() / 255.0
-        if (height, width) != (resolution, resolution):
-            image = F.interpolate(image, size=(resolution, resolution), mode="bilinear",
-                                  align_corners=False, antialias=True)
-        normals, uv = predict(model, image, flip_tta=flip_tta, uv_mirror=mirror)
-        if (height, width) != (resolution, resolution):
-            normals = F.normalize(F.interpolate(normals, size=(height, width), mode="bilinear",
-                                                align_corners=False), dim=1, eps=1e-6)
-            uv = F.interpolate(uv, size=(height, width), mode="bilinear", align_corners=False)
-        return (normals[0].permute(1, 2, 0).cpu().numpy().astype(np.float32),
-                uv[0].permute(1, 2, 0).cpu().numpy().astype(np.float32))
+        return predict_image(model, rgb, resolution, device, flip_tta, mirror)
 
     return predict_maps

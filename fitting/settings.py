@@ -39,10 +39,12 @@ class FitSettings:
     uv_regions, uv_excluded : FLAME mask names whose vertices may (and then may not) take part
         in the uv term (Pixel3DMM's list: face and ears without eyes and eye region);
         None: every vertex with uv
-    uv_visibility : drop uv matches of vertices hidden in the current render
+    uv_visibility : drop uv matches of vertices hidden in the current render (off by default:
+        it did not help on held-out shards, see README)
     normal_outlier : drop normal-term samples whose mean absolute error per channel is at
         least this (Pixel3DMM's ``delta_n`` 0.33); None: keep all
-    learn_camera : fit the focal length and principal point too, from the given K
+    learn_camera : fit the focal length and principal point too, from the given K (off by
+        default, where K is known; the photo command turns it on, its K being a guess)
     w_principal : prior on the principal point's shift (squared, in half image sizes)
     device : torch device name ("cpu", "cuda"); "auto" takes CUDA when present
     threads : torch intra-op threads during a fit (None: leave torch's setting). The mesh is
@@ -72,9 +74,9 @@ class FitSettings:
     uv_gate_px: float | None = 20.0
     uv_regions: tuple[str, ...] | None = ("face", "left_ear", "right_ear")
     uv_excluded: tuple[str, ...] = ("left_eyeball", "right_eyeball", "eye_region")
-    uv_visibility: bool = True
+    uv_visibility: bool = False
     normal_outlier: float | None = 0.33
-    learn_camera: bool = True
+    learn_camera: bool = False
     w_principal: float = 1.0
     device: str = "auto"
     threads: int | None = 1

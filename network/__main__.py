@@ -12,7 +12,14 @@ from faces import NoFaceError, PhotoError
 from network.checkpoint import CheckpointError
 from network.config import TrainConfig
 from network.model import BackboneWeightsError
-from network.predict import ImageReadError, load_predictor, predict, read_image, write_prediction
+from network.predict import (
+    ImageReadError,
+    load_predictor,
+    predict,
+    predict_image,
+    read_image,
+    write_prediction,
+)
 
 
 def _read_config(path: Path | None) -> TrainConfig | None:
@@ -42,19 +49,17 @@ def run_predict(args: argparse.Namespace) -> None:
 
 
 def _predict_pixel3dmm(args: argparse.Namespace, model, mirror, resolution: int) -> None:
-    """Detect and crop each photo, predict, write frame i of a Pixel3DMM folder (cropped/,
-    seg_og/, p3dmm/normals/, p3dmm/uv_map/; :mod:`faces.pixel3dmm`)."""
-    import torch
-
+    """Detect and crop each photo (``--crop-size`` px), predict, write frame i of a
+    Pixel3DMM folder (cropped/, seg_og/, p3dmm/normals/, p3dmm/uv_map/;
+    :mod:`faces.pixel3dmm`)."""
     from faces import face_crop
     from faces.pixel3dmm import write_frame
 
-    crops = [face_crop(path, resolution, args.face) for path in args.images]  # fail first
+    crops = [face_crop(path, args.crop_size, args.face) for path in args.images]  # fail first
     for index, (path, crop) in enumerate(zip(args.images, crops, strict=True)):
-        rgb = torch.from_numpy(crop.rgb).permute(2, 0, 1)[None].float().div(255.0)
-        normals, uv = predict(model, rgb.to(args.device), args.flip_tta, mirror)
-        write_frame(args.out, index, normals[0].permute(1, 2, 0).cpu().numpy(),
-                    uv[0].permute(1, 2, 0).cpu().numpy(), crop.labels, crop.rgb)
+        normals, uv = predict_image(model, crop.rgb, resolution, args.device, args.flip_tta,
+                                    mirror)
+        write_frame(args.out, index, normals, uv, crop.labels, crop.rgb)
         print(f"{path} -> {args.out}/{{cropped,seg_og,p3dmm/normals,p3dmm/uv_map}}/"
               f"{index:05d}.png")
 
@@ -82,6 +87,8 @@ def parser() -> argparse.ArgumentParser:
                      help="project: <stem>_{normal,uv}.{png,npy} of the whole image; "
                           "pixel3dmm: detect and crop the face, write Pixel3DMM's frame layout")
     run.add_argument("--face", type=int, help="pixel3dmm: which face, 0 = largest (default)")
+    run.add_argument("--crop-size", type=int, default=512,
+                     help="pixel3dmm: side of the face crop in pixels (Pixel3DMM: 512)")
     run.set_defaults(handler=run_predict)
     fit = commands.add_parser("train", help="train on HDF5 shards (no flip: no uv mirror map)")
     fit.add_argument("shards", nargs="+", type=Path)

@@ -108,6 +108,32 @@ def predict(model: NormalUvPredictor, rgb: torch.Tensor, flip_tta: bool = False,
         return normals, torch.stack(averaged)
 
 
+def predict_image(model: NormalUvPredictor, rgb: np.ndarray, resolution: int,
+                  device: str = "cpu", flip_tta: bool = False,
+                  uv_mirror: UvMirror | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Maps of an (H, W, 3) uint8 image at its own size: resized to the network's
+    ``resolution`` (bilinear, antialiased), predicted, resized back (bilinear; normals
+    renormalised). Returns normals (H, W, 3) unit, uv (H, W, 2), float32."""
+    import torch.nn.functional as F
+
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 image, got {rgb.shape} {rgb.dtype}")
+    height, width = rgb.shape[:2]
+    image = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None]
+    image = image.float() / 255.0
+    if (height, width) != (resolution, resolution):
+        image = F.interpolate(image, size=(resolution, resolution), mode="bilinear",
+                              align_corners=False, antialias=True)
+    normals, uv = predict(model, image, flip_tta=flip_tta, uv_mirror=uv_mirror)
+    if (height, width) != (resolution, resolution):
+        normals = F.normalize(F.interpolate(normals, size=(height, width), mode="bilinear",
+                                            align_corners=False), dim=1, eps=1e-6)
+        uv = F.interpolate(uv, size=(height, width), mode="bilinear", align_corners=False)
+    return (normals[0].permute(1, 2, 0).cpu().numpy().astype(np.float32),
+            uv[0].permute(1, 2, 0).cpu().numpy().astype(np.float32))
+
+
 def write_prediction(out_dir: Path, stem: str, normals: torch.Tensor, uv: torch.Tensor) -> None:
     """Write one image's maps (normals (3, H, W), uv (2, H, W)) as PNG and .npy atomically."""
     normals_hwc = normals.permute(1, 2, 0).cpu().numpy().astype(np.float32)
