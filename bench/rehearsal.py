@@ -259,6 +259,24 @@ def rss_flatness(series: list[dict], render_span: tuple[float, float]) -> dict[i
     return out
 
 
+def rss_by_render_stage(series: list[dict], stages: list[dict]) -> list[dict]:
+    """Per render stage and worker: peak RSS (MB) in each quarter of the stage's samples."""
+    rows = []
+    for row in stages:
+        if not row["stage"].startswith("render"):
+            continue
+        inside = [s for s in series if row["t0"] <= s["t"] <= row["t1"]]
+        if not inside:
+            continue
+        for worker in inside[0]["rss"]:
+            values = [s["rss"].get(worker, 0) / 1e6 for s in inside]
+            quarter = max(1, len(values) // 4)
+            rows.append({"stage": row["stage"], "worker": worker,
+                         "quarters_mb": [max(values[i * quarter:(i + 1) * quarter] or [0])
+                                         for i in range(4)]})
+    return rows
+
+
 def time_manifests(shards_root: Path, datasets: list[str]) -> dict:
     """Seconds to rebuild every data set's manifest from the shards' sidecars into a scratch
     folder, and to read and list it back."""
@@ -342,6 +360,8 @@ def main() -> None:
                         help="default: one pass over the training split")
     parser.add_argument("--datasets", nargs="+", default=None,
                         help="only these data sets (default: the config's)")
+    parser.add_argument("--table-only", action="store_true",
+                        help="print the table of <out>/rehearsal.json again")
     parser.add_argument("--tail-only", action="store_true",
                         help="reuse <out>/stages.json of a finished run: manifests, loader, "
                         "training and the table only")
@@ -350,6 +370,12 @@ def main() -> None:
     out = args.out.resolve()
     build = out / "build"
     log = out / "luigi.log"
+    if args.table_only:
+        result = json.loads((out / "rehearsal.json").read_text())
+        series = json.loads((out / "rss_series.json").read_text())
+        result["rss_by_stage"] = rss_by_render_stage(series, result["stages"])
+        print_table(result, args.workers)
+        return
     if args.tail_only:
         saved = json.loads((out / "stages.json").read_text())
         tail(args, out, build, datasets, saved)
@@ -437,7 +463,10 @@ def tail(args: argparse.Namespace, out: Path, build: Path, datasets: list[str],
     paths = [p for d in datasets for p in list_shards(build / "shards" / d)]
     sizes = [p.stat().st_size for p in paths]
     counts = [json.loads(Path(str(p) + ".json").read_text())["samples"] for p in paths]
-    result = {**saved,
+    suffix = "-rerender" if args.rerender else ""
+    series_path = out / f"rss_series{suffix}.json"
+    series = json.loads(series_path.read_text()) if series_path.exists() else []
+    result = {**saved, "rss_by_stage": rss_by_render_stage(series, saved["stages"]),
               "shards": {"count": len(paths), "bytes": sum(sizes),
                          "samples_min": min(counts), "samples_max": max(counts),
                          "samples_mean": sum(counts) / len(counts),
@@ -452,7 +481,6 @@ def tail(args: argparse.Namespace, out: Path, build: Path, datasets: list[str],
     else:
         result["loader"] = loader_pass(paths)
         result["train"] = train_pass(paths, out / "train", steps=args.train_steps)
-    suffix = "-rerender" if args.rerender else ""
     (out / f"rehearsal{suffix}.json").write_text(json.dumps(result, indent=1) + "\n")
     print_table(result, args.workers)
 
@@ -502,6 +530,9 @@ def print_table(result: dict, workers: int) -> None:
     for worker, rss in result["rss"].items():
         print(f"worker-{worker} RSS peak: first {RSS_EARLY_SAMPLES} samples "
               f"{rss['early_peak_mb'] or 0:.0f} MB, after them {rss['late_peak_mb'] or 0:.0f} MB")
+    for row in result.get("rss_by_stage", []):
+        print(f"  {row['stage']}, worker-{row['worker']}: peak RSS by quarter of the stage "
+              + " / ".join(f"{mb:.0f}" for mb in row["quarters_mb"]) + " MB")
     if result.get("killed"):
         k = result["killed"]
         print(f"killed: worker-{k['worker']} pid {k['pid']} after {k['samples_done']} samples")
