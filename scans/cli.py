@@ -10,7 +10,9 @@ from scans.datasets import ADAPTERS, list_scans
 from scans.errors import ScanError
 
 
-def _options(pairs: list[str]) -> dict:
+def parse_options(pairs: list[str]) -> dict:
+    """Adapter options from ``KEY=VALUE`` strings (dashes in keys become underscores, digits
+    become ints)."""
     out = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"dataset": args.dataset, "root": args.out, "options": options}))
         return 0
     try:
-        records = list_scans(args.dataset, args.root, **_options(args.option))
+        records = list_scans(args.dataset, args.root, **parse_options(args.option))
     except ScanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

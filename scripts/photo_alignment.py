@@ -17,7 +17,7 @@ import numpy as np
 
 from rendering.photo_alignment import iou, scan_mask
 from scans import ScanError, list_scans
-from scans.cli import _options
+from scans.cli import parse_options
 
 
 def measure(dataset: str, raw: Path, truth_root: Path, options: dict) -> dict:
@@ -49,4 +49,4 @@ def measure(dataset: str, raw: Path, truth_root: Path, options: dict) -> dict:
 
 if __name__ == "__main__":
     dataset, raw, truth = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    print(json.dumps(measure(dataset, raw, truth, _options(sys.argv[4:])), indent=1))
+    print(json.dumps(measure(dataset, raw, truth, parse_options(sys.argv[4:])), indent=1))
