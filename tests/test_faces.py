@@ -141,3 +141,18 @@ def test_pixel3dmm_encoding_round_trips_within_8_bit_steps(tmp_path):
     # uv outside the uv classes is zeroed as the tracker zeroes it: v reads back as 1.
     np.testing.assert_allclose(frame["uv"][:4], np.broadcast_to([0.0, 1.0], (4, 16, 2)))
     assert np.abs(frame["uv"][4:] - uv[4:]).max() <= 0.5 / 255 + 1e-6
+
+
+def test_two_faces_largest_first_and_face_1_picks_the_other(tmp_path):
+    # The suit of the astronaut gets false boxes at this image size (HOG margins 0.02-0.23,
+    # one larger than the faces): the score threshold drops them.
+    photo = np.asarray(Image.open(ASTRONAUT).convert("RGB"))
+    small = np.asarray(Image.fromarray(photo).resize((420, 420)))
+    pair = np.zeros((512, 932, 3), np.uint8)
+    pair[:, :512], pair[:420, 512:] = photo, small
+    path = tmp_path / "pair.png"
+    Image.fromarray(pair).save(path)
+    largest, other = face_crop(path, 128), face_crop(path, 128, face_index=1)
+    assert largest.n_faces == 2
+    assert largest.face.box_xyxy[2] < 512 <= other.face.box_xyxy[0]
+    assert largest.face.area > 1.2 * other.face.area
