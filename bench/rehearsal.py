@@ -334,16 +334,18 @@ def train_pass(paths: list[Path], out: Path, batch: int = 8, steps: int | None =
                          batch_size=batch, val_fraction=0.1, val_every=0,
                          checkpoint_every=steps, num_workers=2, baseline_samples=64,
                          eval_max_samples=64, warmup_steps=min(100, steps // 10))
-    stamps: list[float] = []
+    stamps: list[tuple[float, float]] = []
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
     train(config, paths, out, device="cpu", progress=False,
-          on_step=lambda step, row: stamps.append(time.perf_counter()))
+          on_step=lambda step, row: stamps.append((time.perf_counter(), time.process_time())))
     wall = time.perf_counter() - start
     middle = stamps[len(stamps) // 10:] or stamps
-    step_s = (middle[-1] - middle[0]) / max(1, len(middle) - 1)
+    intervals = max(1, len(middle) - 1)
+    step_s = (middle[-1][0] - middle[0][0]) / intervals
+    step_cpu_s = (middle[-1][1] - middle[0][1]) / intervals
     return {"steps": steps, "batch": batch, "seconds": wall, "step_s": step_s,
-            "samples_per_s_needed": batch / step_s}
+            "step_cpu_s": step_cpu_s, "samples_per_s_needed": batch / step_s}
 
 
 def main() -> None:
@@ -543,7 +545,9 @@ def print_table(result: dict, workers: int) -> None:
         print(f"loader: {loader['samples']} samples in {loader['seconds']:.0f} s = "
               f"{loader['samples_per_s']:.0f} samples/s ({loader['workers']} workers); "
               f"training (tiny, 112 px, batch {training['batch']}, {training['steps']} steps): "
-              f"{training['step_s'] * 1e3:.0f} ms a step = {training['samples_per_s_needed']:.0f}"
+              f"{training['step_s'] * 1e3:.0f} ms a step ("
+              f"{training.get('step_cpu_s', 0) * 1e3:.0f} ms CPU in the training process) = "
+              f"{training['samples_per_s_needed']:.0f}"
               f" samples/s needed ({loader['samples_per_s'] / training['samples_per_s_needed']:.1f}"
               "x covered)")
     if render_n and register_n:
