@@ -90,7 +90,8 @@ def photo_alignment(registration: dict[str, dict], folders: dict[str, Path],
             photos["iou"] or {}
         rows.append([name, photos["views"], photos["accepted"], photos["failed"],
                      photos["skipped"], px.get("mean"), px.get("median"), px.get("max"),
-                     rel.get("mean"), iou.get("mean"), iou.get("min")])
+                     rel.get("mean"), *(None if iou.get(k) is None else f"{iou[k]:.4f}"
+                                        for k in ("mean", "min"))])
         problems += [[name, p["scan_id"], p["camera_id"], p["status"], p["reason"]]
                      for p in photos["not_used"]]
         pictures += [image(folders[name] / overlay, f"{name} / {overlay}", 480)
