@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from atomicfile import write_atomic
 from faces.segment import LABEL
 
 UV_CLASSES = ("face", "rb", "lb", "nose", "llip", "ulip", "neck", "rr", "lr")
@@ -104,8 +105,6 @@ def write_frame(folder: Path, index: int, normal: np.ndarray, uv: np.ndarray,
     labels : (H, W) uint8 celebm class ids; uv is zeroed outside their uv classes
     rgb : (H, W, 3) uint8 crop, or None (not written)
     """
-    from network.atomic import write_atomic
-
     paths = frame_paths(folder, index)
     images = {"seg_og": np.asarray(labels, np.uint8), "normals": normals_to_png(normal),
               "uv_map": uv_to_png(uv, class_mask(labels, UV_CLASSES))}

@@ -11,8 +11,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from atomicfile import write_bytes as atomic_write_bytes
 from scans.errors import ScanError
-from scans.meshio import atomic_write_bytes
 
 
 def read_zip_member(zip_path: Path, member: str) -> bytes:

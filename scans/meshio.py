@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atomicfile import write_bytes as atomic_write_bytes  # noqa: F401 (scans' name for it)
+from atomicfile import write_bytes as atomic_write_bytes
 from scans.errors import ScanError
 
 PLY_TYPES = {"char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short": "i2",

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from atomicfile import write_bytes as atomic_write_bytes
 from flame.ict import IctModel
 from scans.images import encode_image
-from scans.meshio import atomic_write_bytes, ply_bytes, write_obj
+from scans.meshio import ply_bytes, write_obj
 from scans.synth.head import make_head, scan_surface, write_truth
 from scans.synth.layout import build_layout
 from scans.synth.params import orbit_cameras, random_expression, random_identity, random_pose

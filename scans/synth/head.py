@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from atomicfile import write_bytes as atomic_write_bytes
 from flame.ict import IctModel, standin_triangles, standin_vertex_ids
-from scans.meshio import atomic_write_bytes
 from scans.synth.colour import CLOTH_RGB, HAIR_RGB, bake_texture, skin_colours
 from scans.synth.layout import ATLAS_TILES, Layout
 from scans.synth.surface import (
