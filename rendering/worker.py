@@ -64,18 +64,17 @@ def _stable_hash(*parts: object) -> str:
     return hashlib.sha256(payload).hexdigest()[:16]
 
 
-def _registration_key(registration_dir: Path, scan_id: str) -> str:
+def registration_status(registration_dir: Path, scan_id: str) -> dict:
+    """A registered scan's ``status.json``: its ``key`` and its photo views' verdicts."""
     with open(registration_dir / scan_id / "status.json") as stream:
-        return json.load(stream)["key"]
+        return json.load(stream)
 
 
-def accepted_photos(registration_dir: Path, scan_id: str) -> list[int]:
-    """Indices into ``Scan.photos`` of the photo views the registration stage accepted
-    (``status.json`` "photos", :mod:`rendering.photo_alignment`); a failed or skipped view
-    is never a sample."""
-    with open(registration_dir / scan_id / "status.json") as stream:
-        views = json.load(stream).get("photos", [])
-    return [v["index"] for v in views if v["status"] == "accepted"]
+def accepted_photos(status: dict) -> list[int]:
+    """Indices into ``Scan.photos`` of the photo views the registration stage accepted, from
+    a scan's :func:`registration_status` ("photos", :mod:`rendering.photo_alignment`); a
+    failed or skipped view is never a sample."""
+    return [v["index"] for v in status.get("photos", []) if v["status"] == "accepted"]
 
 
 def plan_shards(dataset: str, records: list[ScanRecord], registration_dir: Path,
@@ -89,10 +88,10 @@ def plan_shards(dataset: str, records: list[ScanRecord], registration_dir: Path,
     from (scan, view, photo, registration key).
     """
     views = settings["views_per_scan"]
+    statuses = {r.scan_id: registration_status(registration_dir, r.scan_id) for r in records}
     per_scan = {}
     for record in records:
-        photos = accepted_photos(registration_dir, record.scan_id)
-        photos = photos[:settings["photo_views_per_scan"]]
+        photos = accepted_photos(statuses[record.scan_id])[:settings["photo_views_per_scan"]]
         per_scan[record.scan_id] = ([SampleSpec(record.scan_id, v, None) for v in range(views)]
                                     + [SampleSpec(record.scan_id, views + k, p)
                                        for k, p in enumerate(photos)])
@@ -104,7 +103,7 @@ def plan_shards(dataset: str, records: list[ScanRecord], registration_dir: Path,
     for group in groups:
         chunk = tuple(spec for scan_id, first, stop in group.ranges
                       for spec in per_scan[scan_id][first:stop])
-        reg_keys = {i: _registration_key(registration_dir, i) for i, _, _ in group.ranges}
+        reg_keys = {i: statuses[i]["key"] for i, _, _ in group.ranges}
         sources = [(s.scan_id, s.view, s.photo, reg_keys[s.scan_id]) for s in chunk]
         jobs.append(ShardJob(
             dataset=dataset, path=str(shards_dir / group.name), samples=chunk,

@@ -18,7 +18,7 @@ from test_scans_support import tiny_set
 
 from registration.worker import register_record, summarise_dataset
 from rendering.photo_alignment import iou, scan_mask
-from rendering.worker import accepted_photos
+from rendering.worker import accepted_photos, registration_status
 from scans import list_scans
 from scans.synth.ava256 import SENSOR_SIZE
 
@@ -134,7 +134,7 @@ def test_missing_rt_scale_dict_leaves_every_scan_registered_with_photos_skipped(
         assert status["status"] == "registered", status.get("reason")
         assert [p["status"] for p in status["photos"]] == ["skipped"]
         assert "Rt_scale_dict.json" in status["photos"][0]["reason"]
-        assert accepted_photos(out, record.scan_id) == []
+        assert accepted_photos(registration_status(out, record.scan_id)) == []
     summary = summarise_dataset(out, [r.scan_id for r in records])
     assert summary["registered"] == len(records) == 2 and summary["quarantined"] == 0
     assert summary["photos"]["skipped"] == 2 and summary["photos"]["accepted"] == 0
