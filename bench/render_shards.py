@@ -1,11 +1,15 @@
 """Render + shard benchmark: samples/s rendered and written, codec size and read speed.
 
-Usage: ``python bench/render_shards.py [--samples 48] [--reads 400] [--out bench/out]``
+Usage: ``python bench/render_shards.py [--samples 256] [--rounds 4] [--reads 400]
+[--out bench/out]``
 
 Renders a ~97k-vertex scan-like head and the 14k-vertex registered stand-in
 (:func:`build_scene`) at 512x512 on one core (llvmpipe with LP_NUM_THREADS=1). Prints, in one
 run: the raster alone (each pass drawn and read back, no maps, no write), a full sample, and
-a sample rendered and written, so the write's share is a ratio against the raster floor; then
+a sample rendered and written (inline, and in the shard writer's thread, once with the
+renderer's GIL-free GL calls and once with moderngl's own, which keep the GIL), so the write's
+share is a ratio against the raster floor; the modes alternate in blocks (one shard a block),
+and the median and range of the per-block wall-clock ratios are printed too; then
 writes the same samples with each codec and as a per-view folder (rgb.png, mask.png,
 normal/uv/depth .npy float32) and prints sizes and random-read rates, decoded to the
 ShardDataset item (float32 maps), with ratios against the folder. Render and write rates are
@@ -20,6 +24,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,6 +32,7 @@ from pathlib import Path
 os.environ.setdefault("LP_NUM_THREADS", "1")  # one core for the rasteriser
 os.environ.setdefault("BLOSC_NTHREADS", "1")
 
+import moderngl  # noqa: E402
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 import torch  # noqa: E402
@@ -89,6 +95,19 @@ def _with_ids(maps: dict, view: int) -> dict:
                 dataset="bench", subject="s000", expression="neutral", scan="s000_neutral",
                 view=view)
     return maps
+
+
+class ModernglCalls:
+    """moderngl's own draw and read-back, which keep the GIL: the baseline the renderer's
+    :class:`rendering.gl_calls.GilFreeGL` is measured against (same interface, same pixels)."""
+
+    def draw_triangles(self, vao: moderngl.VertexArray) -> None:
+        vao.render(moderngl.TRIANGLES)
+
+    def read_rgba(self, framebuffer: moderngl.Framebuffer, attachment: int,
+                  out: np.ndarray) -> None:
+        framebuffer.read_into(out, components=4, attachment=attachment,
+                              dtype="f4" if out.dtype == np.float32 else "f1")
 
 
 class FolderDataset(torch.utils.data.Dataset):
@@ -174,7 +193,7 @@ def folder_bytes(path: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--samples", type=int, default=48)
+    parser.add_argument("--samples", type=int, default=256)
     parser.add_argument("--reads", type=int, default=400, help="0: render and write rows only")
     parser.add_argument("--rounds", type=int, default=4, help="blocks the modes alternate in")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
@@ -213,13 +232,23 @@ def main() -> None:
         write_shard(out / f"e2e-{views.start}-{background}.h5", (sample(v) for v in views),
                     len(views), ShardInfo("bench"), background=background)
 
+    def written_gil_held(views: range) -> None:
+        gil_free, renderer._gl = renderer._gl, ModernglCalls()  # noqa: SLF001 (the baseline)
+        try:
+            written(views, True)
+        finally:
+            renderer._gl = gil_free  # noqa: SLF001
+
     modes = {"raster alone (both passes drawn and read back)": raster,
              "full sample (maps, masks; no write)": rendered,
              f"render + write ({DEFAULT_CODEC}) in the rendering thread":
                  lambda views: written(views, False),
+             f"render + write ({DEFAULT_CODEC}), writer thread, moderngl's GL calls (GIL held)":
+                 written_gil_held,
              f"render + write ({DEFAULT_CODEC}), writer thread (default)":
                  lambda views: written(views, True)}
     clocks = {name: np.zeros(3) for name in modes}
+    block_walls: dict[str, list[float]] = {name: [] for name in modes}
     block = max(1, n // args.rounds)
     for start in range(0, n, block):  # modes interleaved: load from other jobs hits all alike
         views = range(start, min(n, start + block))
@@ -227,6 +256,7 @@ def main() -> None:
             with Clock() as clock:
                 run(views)
             clocks[name] += (clock.cpu, clock.render_cpu, clock.wall)
+            block_walls[name].append(clock.wall)
     base = n / clocks[next(iter(modes))]
     print(f"{n} samples in blocks of {block}, the modes interleaved; rates (and against the "
           "raster alone) per CPU-second of this process, per CPU-second of the rendering "
@@ -236,6 +266,13 @@ def main() -> None:
         print(f"  {name}: " + ", ".join(f"{rate:.1f}/{unit} ({rate / b:.2f}x)" for rate, b, unit
                                         in zip(rates, base, ("CPU-s", "render CPU-s", "s wall"),
                                                strict=True)))
+    raster_walls = block_walls[next(iter(modes))]
+    print("per block, wall-clock rate against the raster alone of the same block: median "
+          "[min - max]")
+    for name, walls in block_walls.items():
+        ratios = [r / w for r, w in zip(raster_walls, walls, strict=True)]
+        print(f"  {name}: {statistics.median(ratios):.2f}x [{min(ratios):.2f} - "
+              f"{max(ratios):.2f}]")
     e2e = n / clocks[list(modes)[-1]][0]  # per CPU-second of the process
     samples = [sample(v) for v in range(n)]
     if args.reads <= 0:

@@ -22,6 +22,7 @@ import numpy as np
 from rendering.camera import Camera, gl_projection
 from rendering.egl_device import worker_device
 from rendering.geometry import Light, Surface, UVMesh, check_mesh, vertex_normals
+from rendering.gl_calls import GilFreeGL
 
 log = logging.getLogger(__name__)
 SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "lavapipe")
@@ -152,6 +153,7 @@ class Renderer:
         self.cull_back_faces = cull_back_faces
         device = {} if egl_device is None else {"device_index": int(egl_device)}
         self.ctx = moderngl.create_standalone_context(backend="egl", **device)
+        self._gl = GilFreeGL()  # draws and read-backs that let other threads run
         self.gl_renderer = str(self.ctx.info["GL_RENDERER"])
         self.software = any(name in self.gl_renderer.lower() for name in SOFTWARE_RENDERERS)
         self.ctx.enable(moderngl.DEPTH_TEST)
@@ -239,11 +241,11 @@ class Renderer:
         self._surface_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         if self.cull_back_faces:
             self.ctx.enable(moderngl.CULL_FACE)
-        gpu.vao.render(moderngl.TRIANGLES)
+        self._gl.draw_triangles(gpu.vao)
         self.ctx.disable(moderngl.CULL_FACE)
-        self._surface_fbo.read_into(self._f4, components=4, attachment=0, dtype="f4")
+        self._gl.read_rgba(self._surface_fbo, 0, self._f4)
         depth = self._f4[..., 3].copy()
-        self._surface_fbo.read_into(self._u1, components=4, attachment=1, dtype="f1")
+        self._gl.read_rgba(self._surface_fbo, 1, self._u1)
         return {"normal": channels(self._f4, 3), "depth": depth, "mask": depth > 0,
                 "rgb": channels(self._u1, 3)}
 
@@ -256,9 +258,9 @@ class Renderer:
         self._corner_fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         if cull_back_faces:
             self.ctx.enable(moderngl.CULL_FACE)
-        gpu.vao.render(moderngl.TRIANGLES)
+        self._gl.draw_triangles(gpu.vao)
         self.ctx.disable(moderngl.CULL_FACE)
-        self._corner_fbo.read_into(self._f4, components=4, attachment=0, dtype="f4")
+        self._gl.read_rgba(self._corner_fbo, 0, self._f4)
         return self._f4
 
     # ---- one-shot conveniences -----------------------------------------------------------

@@ -21,22 +21,31 @@ ZSTD_LEVEL = 1
 """Zstd level of the ``zstd`` codec (``shards.codecs.codec_options``)."""
 
 
+MAX_CHECKSUM_BYTES = 1 << 24
+"""Largest chunk :func:`fletcher32` sums exactly in uint64 (a shard's chunks are <= 2 MB)."""
+
+
 def fletcher32(data: bytes | memoryview) -> int:
     """HDF5's Fletcher-32 of a byte string (``H5_checksum_fletcher32`` in H5checksum.c).
 
     Sums of big-endian 16-bit words (an odd last byte is the high byte of a word), each kept
     modulo 65535 with end-around carry: a sum is 0 only when every word is 0, and 65535 where
-    a plain modulo would give 0. Returns ``(sum2 << 16) | sum1``.
+    a plain modulo would give 0. ``sum2`` is the sum of the running sums, taken modulo 65535
+    once at the end (exact in uint64 below :data:`MAX_CHECKSUM_BYTES`). Returns
+    ``(sum2 << 16) | sum1``.
     """
     raw = np.frombuffer(data, dtype=np.uint8)
+    if raw.size > MAX_CHECKSUM_BYTES:
+        raise ValueError(f"fletcher32: {raw.size} bytes, at most {MAX_CHECKSUM_BYTES}")
     if raw.size % 2:
         raw = np.concatenate([raw, np.zeros(1, dtype=np.uint8)])
-    words = raw.view(">u2").astype(np.uint64)
-    if not words.any():
+    if not raw.size:
         return 0
-    running = np.cumsum(words, dtype=np.uint64)  # < 2**16 * 2**31 words: no overflow
+    running = np.cumsum(raw.view(">u2"), dtype=np.uint64)
+    if not running[-1]:
+        return 0
     sum1 = int(running[-1]) % 65535 or 65535
-    sum2 = int((running % 65535).sum(dtype=np.uint64)) % 65535 or 65535
+    sum2 = int(running.sum(dtype=np.uint64)) % 65535 or 65535
     return (sum2 << 16) | sum1
 
 
