@@ -27,7 +27,7 @@ import numpy as np
 from flame import FlameModel
 from rendering.camera import Camera, project
 from rendering.photo_overlay import alignment_overlay
-from rendering.renderer import Renderer
+from rendering.renderer import Renderer, worker_renderer
 from scans import Scan, ScanError
 from scans.images import write_image
 from scans.records import Photo
@@ -58,8 +58,9 @@ class AlignmentThresholds:
 
 @lru_cache(maxsize=4)
 def _renderer(width: int, height: int) -> Renderer:
-    """One renderer per photo size and process."""
-    return Renderer(width, height)
+    """One renderer per photo size and process, on the EGL device a render worker would use
+    (:func:`rendering.renderer.worker_renderer`: the GPU of a GPU worker, else Mesa)."""
+    return worker_renderer(width, height)
 
 
 def camera_of(photo: Photo) -> Camera:
