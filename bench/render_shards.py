@@ -32,7 +32,6 @@ from pathlib import Path
 os.environ.setdefault("LP_NUM_THREADS", "1")  # one core for the rasteriser
 os.environ.setdefault("BLOSC_NTHREADS", "1")
 
-import moderngl  # noqa: E402
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 import torch  # noqa: E402
@@ -45,6 +44,7 @@ import trimesh  # noqa: E402
 from flame.ict import load_ict, standin_triangles, standin_vertex_ids  # noqa: E402
 from rendering import Renderer, Surface, UVMesh, render_sample, vertex_normals  # noqa: E402
 from rendering.camera import ViewSampling, sample_view_camera  # noqa: E402
+from rendering.gl_calls import ModernglCalls  # noqa: E402
 from shards import ShardDataset, ShardInfo, sample_rng, write_shard  # noqa: E402
 from shards.allocator import retain_freed_memory  # noqa: E402
 from shards.codecs import CODECS, DEFAULT_CODEC  # noqa: E402
@@ -95,19 +95,6 @@ def _with_ids(maps: dict, view: int) -> dict:
                 dataset="bench", subject="s000", expression="neutral", scan="s000_neutral",
                 view=view)
     return maps
-
-
-class ModernglCalls:
-    """moderngl's own draw and read-back, which keep the GIL: the baseline the renderer's
-    :class:`rendering.gl_calls.GilFreeGL` is measured against (same interface, same pixels)."""
-
-    def draw_triangles(self, vao: moderngl.VertexArray) -> None:
-        vao.render(moderngl.TRIANGLES)
-
-    def read_rgba(self, framebuffer: moderngl.Framebuffer, attachment: int,
-                  out: np.ndarray) -> None:
-        framebuffer.read_into(out, components=4, attachment=attachment,
-                              dtype="f4" if out.dtype == np.float32 else "f1")
 
 
 class FolderDataset(torch.utils.data.Dataset):

@@ -5,7 +5,8 @@ render worker rasterises, its shard writer thread cannot quantise or hand chunks
 ctypes releases the GIL around every foreign call, so the three calls that take the time
 (``glDrawElements``/``glDrawArrays``, ``glFinish`` and ``glReadPixels``) are made here,
 on objects moderngl created (their ``glo`` names). Everything else (uniforms, state, clears,
-uploads) stays with moderngl.
+uploads) stays with moderngl. :class:`ModernglCalls` is moderngl's own way of making the same
+calls, the baseline the tests and ``bench/render_shards.py`` compare against.
 
 The functions come from the library glcontext loads for moderngl's EGL context
 (``GLCONTEXT_LINUX_LIBGL``, else ``ctypes.util.find_library("GL")``, see
@@ -111,3 +112,18 @@ class GilFreeGL:
         error = self._glGetError()
         if error != GL_NO_ERROR:
             raise RuntimeError(f"OpenGL error 0x{error:04x} in {what} ({self.path})")
+
+
+class ModernglCalls:
+    """moderngl's own draw and read-back, which keep the GIL: same interface and pixels as
+    :class:`GilFreeGL` (the baseline it is tested and measured against)."""
+
+    def draw_triangles(self, vao: moderngl.VertexArray) -> None:
+        """Draw all triangles of ``vao`` (finished by the read-back that follows)."""
+        vao.render(moderngl.TRIANGLES)
+
+    def read_rgba(self, framebuffer: moderngl.Framebuffer, attachment: int,
+                  out: np.ndarray) -> None:
+        """As :meth:`GilFreeGL.read_rgba`, through ``Framebuffer.read_into``."""
+        framebuffer.read_into(out, components=4, attachment=attachment,
+                              dtype="f4" if out.dtype == np.float32 else "f1")

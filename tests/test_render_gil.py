@@ -20,21 +20,9 @@ from rendering import (
     render_training_maps,
     sample_view_camera,
 )
-from rendering.gl_calls import GilFreeGL, libgl_path
+from rendering.gl_calls import GilFreeGL, ModernglCalls, libgl_path
 
 SIZE = 96
-
-
-class ModernglCalls:
-    """moderngl's own draw and read-back (they keep the GIL), same interface as GilFreeGL."""
-
-    def draw_triangles(self, vao: moderngl.VertexArray) -> None:
-        vao.render(moderngl.TRIANGLES)
-
-    def read_rgba(self, framebuffer: moderngl.Framebuffer, attachment: int,
-                  out: np.ndarray) -> None:
-        framebuffer.read_into(out, components=4, attachment=attachment,
-                              dtype="f4" if out.dtype == np.float32 else "f1")
 
 
 @pytest.fixture(scope="module")
