@@ -21,8 +21,9 @@ ZSTD_LEVEL = 1
 """Zstd level of the ``zstd`` codec (``shards.codecs.codec_options``)."""
 
 
-MAX_CHECKSUM_BYTES = 1 << 24
-"""Largest chunk :func:`fletcher32` sums exactly in uint64 (a shard's chunks are <= 2 MB)."""
+_CHECKSUM_BLOCK_WORDS = 1 << 22
+"""16-bit words summed at once by :func:`fletcher32`: a running sum stays below 2**38 and the
+sum of 2**22 of them below 2**60, so each block is exact in uint64."""
 
 
 def fletcher32(data: bytes | memoryview) -> int:
@@ -30,23 +31,24 @@ def fletcher32(data: bytes | memoryview) -> int:
 
     Sums of big-endian 16-bit words (an odd last byte is the high byte of a word), each kept
     modulo 65535 with end-around carry: a sum is 0 only when every word is 0, and 65535 where
-    a plain modulo would give 0. ``sum2`` is the sum of the running sums, taken modulo 65535
-    once at the end (exact in uint64 below :data:`MAX_CHECKSUM_BYTES`). Returns
-    ``(sum2 << 16) | sum1``.
+    a plain modulo would give 0. ``sum1`` is the sum of the words, ``sum2`` the sum of their
+    running sums, both reduced modulo 65535 per block of :data:`_CHECKSUM_BLOCK_WORDS` words
+    (one cumulative sum a block). Returns ``(sum2 << 16) | sum1``.
     """
     raw = np.frombuffer(data, dtype=np.uint8)
-    if raw.size > MAX_CHECKSUM_BYTES:
-        raise ValueError(f"fletcher32: {raw.size} bytes, at most {MAX_CHECKSUM_BYTES}")
     if raw.size % 2:
         raw = np.concatenate([raw, np.zeros(1, dtype=np.uint8)])
-    if not raw.size:
+    words = raw.view(">u2")
+    sum1 = sum2 = 0
+    nonzero = False
+    for start in range(0, words.size, _CHECKSUM_BLOCK_WORDS):
+        running = np.cumsum(words[start:start + _CHECKSUM_BLOCK_WORDS], dtype=np.uint64)
+        nonzero = nonzero or bool(running[-1])
+        sum2 = (sum2 + sum1 * running.size + int(running.sum(dtype=np.uint64))) % 65535
+        sum1 = (sum1 + int(running[-1])) % 65535
+    if not nonzero:
         return 0
-    running = np.cumsum(raw.view(">u2"), dtype=np.uint64)
-    if not running[-1]:
-        return 0
-    sum1 = int(running[-1]) % 65535 or 65535
-    sum2 = int(running.sum(dtype=np.uint64)) % 65535 or 65535
-    return (sum2 << 16) | sum1
+    return ((sum2 or 65535) << 16) | (sum1 or 65535)
 
 
 def with_checksum(payload: bytes) -> bytes:
