@@ -68,12 +68,12 @@ def test_groups_cover_every_sample_once_and_are_bounded():
         plan_groups("facescape", [("a", 3), ("a", 3)], 256, 125)
 
 
-@pytest.mark.parametrize("size", [0, 1, 2, 7, 4096, 70001])
+@pytest.mark.parametrize("size", [0, 1, 2, 7, 4096, 70001, (1 << 23) + 3])  # last: 2 blocks
 def test_fletcher32_matches_hdf5(tmp_path, size):
     data = np.random.default_rng(size).integers(0, 256, max(size, 1), dtype=np.uint8)[:size]
     with h5py.File(tmp_path / "f.h5", "w") as f:
         f.create_dataset("x", data=data.reshape(1, -1) if size else np.zeros((1, 1), np.uint8),
-                         chunks=True, fletcher32=True)
+                         chunks=(1, max(size, 1)), fletcher32=True)
         stored = f["x"].id.read_direct_chunk((0, 0))[1]
     assert stored[-4:] == fletcher32(stored[:-4]).to_bytes(4, "little")
     assert fletcher32(np.full(2, 255, np.uint8).tobytes()) == (0xFFFF << 16) | 0xFFFF
