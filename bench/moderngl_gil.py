@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rendering.gl_calls import GilFreeGL  # noqa: E402
+from rendering.gl_calls import GilFreeGL, ModernglCalls  # noqa: E402
 
 VERTEX = "#version 330\nin vec3 p; out vec3 c; void main() { gl_Position = vec4(p, 1.0); c = p; }"
 FRAGMENT = "#version 330\nin vec3 c; out vec4 o; void main() { o = vec4(c, 1.0); }"
@@ -64,43 +64,31 @@ def scene(ctx: moderngl.Context, triangles: int, spread: float) -> moderngl.Vert
 
 def main(frames: int = 20, size: int = 512) -> None:
     ctx = moderngl.create_standalone_context(backend="egl")
-    gl = GilFreeGL()
     fbo = ctx.simple_framebuffer((size, size), components=4, dtype="f4")
     fbo.use()
     out = np.empty((size, size, 4), np.float32)
+    paths = (("moderngl render + read_into", ModernglCalls()),
+             ("ctypes draw + glFinish + glReadPixels", GilFreeGL()))
     print(f"{ctx.info['GL_RENDERER']}, {size}x{size} float32, {frames} frames each")
     for label, vao in (("200k small triangles", scene(ctx, 200_000, 0.004)),
                        ("2k large triangles", scene(ctx, 2_000, 0.5))):
-        pixels = {}
+        pixels = []
+        for name, calls in paths:
+            def draw(n: int, calls=calls, vao: moderngl.VertexArray = vao) -> float:
+                start = time.perf_counter()
+                for _ in range(n):
+                    fbo.clear()
+                    calls.draw_triangles(vao)
+                    calls.read_rgba(fbo, 0, out)
+                return time.perf_counter() - start
 
-        def moderngl_path(n: int, vao: moderngl.VertexArray = vao,
-                          pixels: dict = pixels) -> float:
-            start = time.perf_counter()
-            for _ in range(n):
-                fbo.clear()
-                vao.render()
-                fbo.read_into(out, components=4, dtype="f4")
-            pixels["moderngl"] = out.copy()
-            return time.perf_counter() - start
-
-        def ctypes_path(n: int, vao: moderngl.VertexArray = vao,
-                        pixels: dict = pixels) -> float:
-            start = time.perf_counter()
-            for _ in range(n):
-                fbo.clear()
-                gl.draw_triangles(vao)
-                gl.read_rgba(fbo, 0, out)
-            pixels["ctypes"] = out.copy()
-            return time.perf_counter() - start
-
-        for name, draw in (("moderngl render + read_into", moderngl_path),
-                           ("ctypes draw + glFinish + glReadPixels", ctypes_path)):
             draw(2)
             alone = draw(frames) / frames * 1e3
             beside, share = counter_share(draw, frames)
+            pixels.append(out.copy())
             print(f"  {label}, {name}: {alone:.1f} ms a frame alone, {beside:.1f} beside the "
                   f"counting thread, which ran at {share:.0%} of its idle rate")
-        if not np.array_equal(pixels["moderngl"], pixels["ctypes"]):
+        if not np.array_equal(*pixels):
             raise SystemExit(f"{label}: the two paths gave different pixels")
 
 
