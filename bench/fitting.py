@@ -12,7 +12,7 @@ the oracle row (ground-truth maps) and the network row (the build's checkpoint),
 measured as the mean face-region distance to the ground truth after the 7-landmark
 similarity alignment (mm), posed and neutral.
 
-Each image is the FLAME model itself rendered with known parameters (fitting.synthetic), so
+Each image is the FLAME model itself rendered with known parameters (synthetic.fit_sample), so
 the oracle row (fit to the exact uv and normal maps) has no model-span error; the landmarks
 row fits the 68 exact projected landmarks only. Prints, per row and number of full-stage
 iterations: wall and CPU seconds per image and the posed / neutral error (mm, 7-landmark
@@ -122,10 +122,10 @@ def term_table(build: Path, images: int, steps: int, threads: int, device: str) 
 def main() -> None:
     from fitting import EvalSettings, FaceFitter, FitSettings
     from fitting.evaluate import measure, sample_inputs
-    from fitting.synthetic import synthetic_sample
     from flame import load_model
     from flame.standin import build_standin
     from rendering import Renderer
+    from synthetic.fit_sample import synthetic_sample
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="FLAME model pickle (default: stand-in)")

@@ -39,7 +39,7 @@ from registration.projection import project_to_model, split_error  # noqa: E402
 from registration.register import _rigid_start  # noqa: E402
 from registration.scan_surface import ScanSurface  # noqa: E402
 from registration.settings import RegistrationSettings  # noqa: E402
-from registration.synthetic import make_synthetic_scan  # noqa: E402
+from synthetic.registration_scan import make_synthetic_scan  # noqa: E402
 
 METHODS = ("projection floor", "ours on the true surface", "ours (fit only)", "ours",
            "nricp_amberg")

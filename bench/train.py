@@ -24,10 +24,10 @@ from network.config import TrainConfig
 from network.data import StepSampler, TrainingSamples, collate
 from network.losses import training_loss
 from network.model import NormalUvPredictor
-from network.synthetic import SphereFaces, to_shard_sample
 from network.train import build_optimiser
 from network.uv_mirror import UvMirror
 from shards import ShardDataset, ShardInfo, write_shard
+from synthetic.sphere_faces import SphereFaces, to_shard_sample
 
 
 def write_bench_shards(folder: Path, samples: int, size: int, per_shard: int = 16) -> list[Path]:

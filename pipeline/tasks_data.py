@@ -15,7 +15,7 @@ from pipeline.keyed import KeyedJsonTarget
 from pipeline.lock import hold_build_lock
 from pipeline.paths import model_dir, out_dir, raw_dir, truth_dir
 from pipeline.sources import dataset_root, file_stamp
-from scans.synth import write_synthetic
+from synthetic import write_synthetic
 
 
 class PrepareModel(luigi.Task):

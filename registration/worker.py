@@ -30,6 +30,7 @@ from registration.register import PreparedModel, prepare_model, register_scan
 from registration.settings import RegistrationSettings
 from rendering.photo_alignment import AlignmentThresholds, check_scan_photos
 from scans import ScanError, ScanRecord
+from scans.datasets import load_scan
 
 STATUS_FILE = "status.json"
 
@@ -79,7 +80,7 @@ def register_record(job: tuple[ScanRecord, str], model_path: str, out_dir: str,
     reg_settings = settings_from(settings)
     prepared = _prepared(model_path, json.dumps(reg_settings.to_json(), sort_keys=True))
     try:
-        scan = record.load()
+        scan = load_scan(record)
         registration = register_scan(prepared, scan.verts_m, scan.faces, scan.landmarks_m,
                                      reg_settings)
     except (ScanError, RegistrationError) as exc:

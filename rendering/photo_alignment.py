@@ -29,7 +29,7 @@ from rendering.camera import Camera, project
 from rendering.photo_overlay import alignment_overlay
 from rendering.renderer import Renderer, worker_renderer
 from scans import Scan, ScanError
-from scans.images import write_image
+from scans.images import load_photo, write_image
 from scans.records import Photo
 
 
@@ -117,7 +117,7 @@ def check_photo(photo: Photo, index: int, scan: Scan, registered_landmarks_m: np
     entry = {"camera_id": photo.camera_id, "index": index, "status": "accepted",
              "reason": None, "landmark_px": None, "landmarks_in_image": None, "iou": None}
     try:
-        image = photo.load(undistort=True)
+        image = load_photo(photo, undistort=True)
     except ScanError as exc:
         entry.update(status="skipped", reason=f"unreadable photo: {exc}")
         return entry, None

@@ -28,6 +28,8 @@ from rendering.photo import crop_box, crop_camera, crop_photo
 from rendering.renderer import GpuCornerMesh, GpuSurface, Renderer, worker_renderer
 from rendering.sample import render_sample
 from scans import Scan, ScanRecord
+from scans.datasets import load_scan
+from scans.images import load_photo
 from scans.meshio import read_ply
 from shards import ShardInfo, sample_rng, write_manifest, write_shard
 from shards.manifest import read_manifest
@@ -228,7 +230,7 @@ def _shard_samples(job: ShardJob, renderer: Renderer, model: FlameModel, views: 
 def _load_scan(record_json: dict, registration: Path, model: FlameModel) -> tuple:
     """The scan, its surface and registered mesh in the model-aligned frame, and parameters."""
     record = ScanRecord(**record_json)
-    scan = record.load()
+    scan = load_scan(record)
     with np.load(registration / "params.npz") as stored:
         params = {k: np.asarray(stored[k], dtype=np.float32).reshape(-1) for k in PARAM_KEYS}
         rotation, translation = stored["R"], stored["t"]
@@ -289,7 +291,7 @@ def _photo_sample(renderer: Renderer, loaded: _UploadedScan, photo_index: int, s
     full = Camera(K=photo.K, w2c=w2c, width=photo.width, height=photo.height)
     box = crop_box(project(loaded.registered.verts_m[face_mask], full))
     camera = crop_camera(photo.K, w2c, box, size)
-    rgb = crop_photo(photo.load(undistort=True), box, size)
+    rgb = crop_photo(load_photo(photo, undistort=True), box, size)
     maps = render_maps_for_photo(renderer, loaded.surface_gpu, loaded.registered_gpu, camera,
                                  rgb, face_vertex_mask=face_mask,
                                  registered_faces=loaded.registered.faces)

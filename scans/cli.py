@@ -6,8 +6,9 @@ import argparse
 import json
 import sys
 
-from scans.datasets import ADAPTERS, list_scans
+from scans.datasets import ADAPTERS, list_scans, load_scan
 from scans.errors import ScanError
+from scans.images import load_photo
 
 
 def parse_options(pairs: list[str]) -> dict:
@@ -26,7 +27,7 @@ def check_records(records) -> list[tuple[str, str]]:
     problems = []
     for record in records:
         try:
-            scan = record.load()
+            scan = load_scan(record)
         except ScanError as exc:
             problems.append((record.scan_id, str(exc)))
             continue
@@ -34,7 +35,7 @@ def check_records(records) -> list[tuple[str, str]]:
                      for s in scan.skipped_photos]
         for photo in scan.photos:
             try:
-                photo.load()
+                load_photo(photo)
             except ScanError as exc:
                 problems.append((record.scan_id, f"photo {photo.camera_id}: {exc}"))
     return problems
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                          help="adapter option, e.g. mv_root=PATH, frames_per_segment=2")
     args = parser.parse_args(argv)
     if args.command == "synth":
-        from scans.synth import write_synthetic
+        from synthetic import write_synthetic
 
         options = write_synthetic(args.dataset, args.out, args.truth, args.subjects,
                                   args.expressions, args.seed, args.scan_vertices,

@@ -6,7 +6,7 @@ from pathlib import Path
 from types import ModuleType
 
 from scans import ava256, facescape, nphm
-from scans.records import ScanRecord
+from scans.records import Scan, ScanRecord
 
 ADAPTERS: dict[str, ModuleType] = {"nphm": nphm, "facescape": facescape, "ava256": ava256}
 """Data set name -> adapter module (each has ``list_scans(root, **options)`` and ``load``)."""
@@ -27,3 +27,8 @@ def list_scans(dataset: str, root: str | Path, **options) -> list[ScanRecord]:
     ava256 ``face_topology_path``, ``frames_per_segment``; nphm none.
     """
     return adapter_for(dataset).list_scans(root, **options)
+
+
+def load_scan(record: ScanRecord) -> Scan:
+    """Read a listed scan (mesh, colour, landmarks, photos' cameras) through its adapter."""
+    return adapter_for(record.dataset).load(record)

@@ -35,12 +35,6 @@ class ScanRecord:
     options: dict = field(default_factory=dict)
     n_photos: int = 0
 
-    def load(self) -> Scan:
-        """Read the scan (mesh, colour, landmarks, photos' cameras) through its adapter."""
-        from scans.datasets import adapter_for
-
-        return adapter_for(self.dataset).load(self)
-
     def to_json(self) -> dict:
         """The record as a JSON-ready dict (ids, files, options, photo count)."""
         return {"dataset": self.dataset, "subject": self.subject,
@@ -59,7 +53,7 @@ class Photo:
     member : name inside the zip, or None for a plain file
     camera_id : the data set's name for the camera
     K : (3, 3) float64 intrinsics in pixels (of the image as stored; valid for the undistorted
-        image returned by :meth:`load`, which keeps ``K``)
+        image returned by ``scans.images.load_photo``, which keeps ``K``)
     w2c : (4, 4) float64 rigid transform from the scan's metric FLAME-frame world (the frame
         of ``Scan.verts_m``) to the OpenCV camera, metres
     dist : (4,) or (5,) float64 OpenCV distortion (k1, k2, p1, p2[, k3])
@@ -74,12 +68,6 @@ class Photo:
     dist: np.ndarray
     width: int
     height: int
-
-    def load(self, undistort: bool = True) -> np.ndarray:
-        """The image (H, W, 3) uint8, undistorted to a pinhole camera with the same ``K``."""
-        from scans.images import load_photo
-
-        return load_photo(self, undistort=undistort)
 
     def project(self, points_m: np.ndarray) -> np.ndarray:
         """Undistorted pixel coordinates (n, 2) of world points (n, 3) metres."""

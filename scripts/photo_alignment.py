@@ -18,6 +18,7 @@ import numpy as np
 from rendering.photo_alignment import iou, scan_mask
 from scans import ScanError, list_scans
 from scans.cli import parse_options
+from scans.datasets import load_scan
 
 
 def measure(dataset: str, raw: Path, truth_root: Path, options: dict) -> dict:
@@ -25,7 +26,7 @@ def measure(dataset: str, raw: Path, truth_root: Path, options: dict) -> dict:
     ious, pixels, unread = [], [], []
     for record in list_scans(dataset, raw, **options):
         try:
-            scan = record.load()
+            scan = load_scan(record)
         except ScanError as exc:
             unread.append(f"{record.scan_id}: {exc}")
             continue

@@ -29,8 +29,8 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
 
     from network.config import ModelConfig, TrainConfig
-    from network.synthetic import SphereFaces
     from network.train import train_on_dataset
+    from synthetic.sphere_faces import SphereFaces
 
     run = TrainConfig(
         model=ModelConfig(resolution=32, patch_size=8, head_dim=32, head_heads=2,

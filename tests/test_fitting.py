@@ -21,8 +21,8 @@ from fitting import (
     umeyama,
 )
 from fitting.evaluate import MASK_UV, sample_inputs
-from fitting.synthetic import synthetic_sample
 from rendering import Camera, Renderer, project
+from synthetic.fit_sample import synthetic_sample
 
 SIZE = 256
 

@@ -20,10 +20,10 @@ from fitting import (
 )
 from fitting.cli import main
 from fitting.evaluate import shard_samples
-from fitting.synthetic import synthetic_sample
 from flame import FLAME
 from rendering import Renderer
 from shards import ShardInfo, write_shard
+from synthetic.fit_sample import synthetic_sample
 
 SIZE = 256
 

@@ -13,10 +13,10 @@ from faces.pixel3dmm import labels_from_shard_mask, read_frame
 from fitting import FaceFitter, FitInputs, FitSettings, aligned_error
 from fitting.cli import main
 from fitting.evaluate import sample_inputs
-from fitting.synthetic import synthetic_sample
 from rendering import Renderer
 from shards import ShardInfo, write_shard
 from shards.__main__ import main as shards_main
+from synthetic.fit_sample import synthetic_sample
 
 DATA = Path(skimage.__file__).parent / "data"
 ASTRONAUT = DATA / "astronaut.png"

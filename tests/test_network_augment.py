@@ -10,8 +10,8 @@ from network.augment import AugmentParams, apply_augmentation, resize_sample
 from network.config import ModelConfig, TrainConfig
 from network.data import TrainingSamples
 from network.losses import MASK_NORMAL, MASK_UV
-from network.synthetic import SphereFaces
 from network.uv_mirror import UvMirror
+from synthetic.sphere_faces import SphereFaces
 
 SIZE = 48
 

@@ -14,9 +14,9 @@ from PIL import Image
 from network.__main__ import main
 from network.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
 from network.config import ModelConfig, TrainConfig
-from network.synthetic import SphereFaces, grid_vertex_uv
 from network.train import train_on_dataset
 from network.uv_mirror import UvMirror
+from synthetic.sphere_faces import SphereFaces, grid_vertex_uv
 
 TINY_MODEL = ModelConfig(resolution=32, patch_size=8, head_dim=32, head_heads=2,
                          head_blocks=4, decoder_channels=(16, 16, 8))
@@ -156,8 +156,8 @@ def test_training_through_real_shards(tmp_path):
                                  "predates it: pip install -e . --no-deps)")
     ShardInfo, write_shard = shards.ShardInfo, shards.write_shard
 
-    from network.synthetic import to_shard_sample
     from network.train import train
+    from synthetic.sphere_faces import to_shard_sample
 
     spheres = SphereFaces(subjects=3, views=4, size=48, seed=5)
     paths = []

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from scans.synth import write_synthetic
 from shards import verify_folder
+from synthetic import write_synthetic
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ["--data-synthetic-subjects", "2", "--data-synthetic-expressions", "1",

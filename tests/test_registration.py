@@ -25,7 +25,7 @@ from registration import (
 )
 from registration.linear_model import LinearisedFlame, axis_angle_to_matrix
 from registration.rigid import umeyama
-from registration.synthetic import make_synthetic_scan
+from synthetic.registration_scan import make_synthetic_scan
 
 SEEDS = (1, 2)
 

@@ -10,6 +10,8 @@ import pytest
 from test_scans_support import distance_to_mesh, foreground, silhouette_outside, tiny_set
 
 from scans import list_scans
+from scans.datasets import load_scan
+from scans.images import load_photo
 
 
 @pytest.fixture(scope="module", params=["nphm", "facescape", "ava256"])
@@ -35,7 +37,7 @@ def test_listing_is_cheap_and_ids_are_unique_and_safe(synthetic):
 def test_scan_lies_on_true_surface_within_noise(synthetic):
     dataset, raw, truth_root, options = synthetic
     for record in list_scans(dataset, raw, **options):
-        scan = record.load()
+        scan = load_scan(record)
         truth = np.load(truth_root / record.scan_id / "truth.npz")
         dist_mm = 1e3 * distance_to_mesh(scan.verts_m[truth["scan_inlier"]], truth["verts_m"],
                                          truth["faces"])
@@ -56,7 +58,7 @@ def test_scan_lies_on_true_surface_within_noise(synthetic):
 def test_photo_cameras_put_true_landmarks_and_silhouette_on_the_face(synthetic):
     dataset, raw, truth_root, options = synthetic
     record = list_scans(dataset, raw, **options)[-1]
-    scan = record.load()
+    scan = load_scan(record)
     if dataset == "nphm":  # NPHM releases no calibrated photos: the adapter must say none
         assert record.n_photos == 0 and scan.photos == []
         return
@@ -65,7 +67,7 @@ def test_photo_cameras_put_true_landmarks_and_silhouette_on_the_face(synthetic):
     for photo, expected_px in zip(scan.photos, truth["photo_landmarks_px"], strict=True):
         landmarks_px = photo.project(truth["landmarks_m"])
         assert np.abs(landmarks_px - expected_px).max() < 1.0
-        image = photo.load()
+        image = load_photo(photo)
         assert image.shape == (photo.height, photo.width, 3)
         col, row = np.round(landmarks_px[[30, 36, 45, 48, 54]]).astype(int).T
         assert foreground(image)[row, col].all()

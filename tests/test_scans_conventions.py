@@ -20,7 +20,8 @@ from registration.worker import register_record, summarise_dataset
 from rendering.photo_alignment import iou, scan_mask
 from rendering.worker import accepted_photos, registration_status
 from scans import list_scans
-from scans.synth.ava256 import SENSOR_SIZE
+from scans.datasets import load_scan
+from synthetic.ava256 import SENSOR_SIZE
 
 
 def _copy(raw: Path, options: dict, to: Path) -> tuple[Path, dict]:
@@ -61,7 +62,7 @@ def test_ava256_K_is_scaled_to_a_quarter_size_image(tmp_path_factory, tmp_path):
         for name in names:
             archive.writestr(name, buf.getvalue())
     record = list_scans("ava256", root, **options)[0]
-    scan = record.load()
+    scan = load_scan(record)
     krt = json.loads(next(root.glob("m--*/decoder/camera_calibration.json")).read_text())
     sensor_K = np.array(next(c["K"] for c in krt["KRT"] if c["cameraId"] == "400013")).T
     photo = next(p for p in scan.photos if p.camera_id == "400013")
@@ -82,7 +83,7 @@ def test_facescape_multiview_photos_with_scale_and_rotation_line_up(tmp_path_fac
         scale, rt = rt_scale[record.subject][str(record.options["expression_index"])]
         assert abs(np.log(scale)) > 0.15
         assert np.degrees(Rotation.from_matrix(np.array(rt)[:, :3]).magnitude()) > 5.0
-        scan = record.load()
+        scan = load_scan(record)
         with np.load(truth_root / record.scan_id / "truth.npz") as truth:
             masks = dict(zip(truth["photo_ids"], truth["photo_silhouettes"], strict=True))
         assert len(scan.photos) == 3
@@ -100,7 +101,7 @@ def test_ava256_npy_head_pose_and_pkl_calibration_read_like_txt_and_json(tmp_pat
     for record, other_record in zip(list_scans("ava256", raw, **options),
                                     list_scans("ava256", other, **other_options), strict=True):
         assert other_record.files["head_pose"].endswith(".npy")
-        scan, other_scan = record.load(), other_record.load()
+        scan, other_scan = load_scan(record), load_scan(other_record)
         np.testing.assert_allclose(other_scan.verts_m, scan.verts_m, atol=1e-9)
         np.testing.assert_allclose(other_scan.landmarks_m, scan.landmarks_m, atol=1e-6)
         assert other_scan.skipped_photos == [] and len(other_scan.photos) == 3
@@ -115,7 +116,7 @@ def test_ava256_npy_head_pose_and_pkl_calibration_read_like_txt_and_json(tmp_pat
             return (print, ("pickle code ran",))
 
     next(root.glob("m--*/decoder/camera_calibration.pkl")).write_bytes(pickle.dumps(Payload()))
-    scan = list_scans("ava256", root, **damaged_options)[0].load()
+    scan = load_scan(list_scans("ava256", root, **damaged_options)[0])
     assert scan.photos == [] and len(scan.verts_m) > 0
     assert "camera_calibration.pkl" in scan.skipped_photos[0]["reason"]
     assert "allow-list" in scan.skipped_photos[0]["reason"]

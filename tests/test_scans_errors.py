@@ -15,6 +15,8 @@ import pytest
 from test_scans_support import tiny_set
 
 from scans import ScanError, list_scans
+from scans.datasets import load_scan
+from scans.images import load_photo
 from scans.meshio import read_obj, read_ply, write_obj, write_ply
 
 
@@ -30,9 +32,9 @@ def damaged_copy(tmp_path_factory, tmp_path: Path, dataset: str) -> tuple[Path, 
 def load_error(dataset: str, root: Path, options: dict) -> ScanError:
     record = list_scans(dataset, root, **options)[0]
     with pytest.raises(ScanError) as info:
-        scan = record.load()
+        scan = load_scan(record)
         for photo in scan.photos:
-            photo.load()
+            load_photo(photo)
     return info.value
 
 
@@ -93,12 +95,12 @@ def test_mesh_in_wrong_units(tmp_path_factory, tmp_path):
 def skipped_photo(dataset: str, root: Path, options: dict, camera_id: str) -> str:
     """The reason the reader gives for dropping one photo of the first scan; the scan itself
     and its other photos still read."""
-    scan = list_scans(dataset, root, **options)[0].load()
+    scan = load_scan(list_scans(dataset, root, **options)[0])
     reasons = {s["camera_id"]: s["reason"] for s in scan.skipped_photos}
     assert list(reasons) == [camera_id]
     assert camera_id not in [p.camera_id for p in scan.photos] and len(scan.photos) == 2
     for photo in scan.photos:
-        photo.load()
+        load_photo(photo)
     return reasons[camera_id]
 
 

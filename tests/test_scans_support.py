@@ -10,9 +10,9 @@ import trimesh
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from scans.synth import write_synthetic
-from scans.synth.photos import BACKGROUND
-from scans.synth.splat import render_mesh
+from synthetic import write_synthetic
+from synthetic.photos import BACKGROUND
+from synthetic.splat import render_mesh
 
 TINY = {"subjects": 1, "expressions": 2, "scan_vertices": 20_000, "texture_tile": 128,
         "views": 3, "photo_size": (160, 120), "tracked_vertices": 8000,

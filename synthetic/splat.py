@@ -1,5 +1,5 @@
 """A small software renderer (numpy only): texture bakes splat sampled points; photos are
-rasterised exactly at pixel centres and z-buffered (:mod:`scans.synth.raster`). Cameras follow
+rasterised exactly at pixel centres and z-buffered (:mod:`synthetic.raster`). Cameras follow
 OpenCV, with lens distortion applied to the projected corners so the image comes out
 distorted as shot.
 """
@@ -10,7 +10,7 @@ import numpy as np
 from scipy import ndimage
 
 from scans.images import distort_normalized
-from scans.synth.raster import zbuffer
+from synthetic.raster import zbuffer
 
 MAX_SAMPLES = 20_000_000
 

@@ -16,17 +16,17 @@ from scipy.spatial.transform import Rotation
 from flame.ict import IctModel
 from scans.images import write_image
 from scans.meshio import write_obj
-from scans.synth.head import make_head, scan_surface, surface_texture, write_json, write_truth
-from scans.synth.layout import build_layout
-from scans.synth.params import (
+from synthetic.head import make_head, scan_surface, surface_texture, write_json, write_truth
+from synthetic.layout import build_layout
+from synthetic.params import (
     FACESCAPE_MIXES,
     mix_weights,
     orbit_cameras,
     random_identity,
     random_pose,
 )
-from scans.synth.photos import landmark_pixels, render_photo
-from scans.synth.silhouette import silhouette
+from synthetic.photos import landmark_pixels, render_photo
+from synthetic.silhouette import silhouette
 
 DATASET_KEY = 2
 M_PER_MM = 1e-3

@@ -20,11 +20,11 @@ from atomicfile import write_bytes as atomic_write_bytes
 from flame.ict import IctModel
 from scans.images import encode_image
 from scans.meshio import ply_bytes, write_obj
-from scans.synth.head import make_head, scan_surface, write_truth
-from scans.synth.layout import build_layout
-from scans.synth.params import orbit_cameras, random_expression, random_identity, random_pose
-from scans.synth.photos import landmark_pixels, render_photo
-from scans.synth.silhouette import silhouette
+from synthetic.head import make_head, scan_surface, write_truth
+from synthetic.layout import build_layout
+from synthetic.params import orbit_cameras, random_expression, random_identity, random_pose
+from synthetic.photos import landmark_pixels, render_photo
+from synthetic.silhouette import silhouette
 
 DATASET_KEY = 3
 FRAMES_PER_SEGMENT = 2

@@ -11,15 +11,15 @@ from flame.ict import IctModel, standin_vertex_ids
 from scans.images import write_image
 from scans.meshio import write_ply
 from scans.nphm import NPHM_TO_METRES
-from scans.synth.head import (
+from synthetic.head import (
     make_head,
     scan_surface,
     standin_faces,
     surface_texture,
     write_truth,
 )
-from scans.synth.layout import build_layout
-from scans.synth.params import random_expression, random_identity, random_pose
+from synthetic.layout import build_layout
+from synthetic.params import random_expression, random_identity, random_pose
 
 DATASET_KEY = 1
 FIT_MODES = 50

@@ -10,9 +10,9 @@ import numpy as np
 
 from atomicfile import write_bytes as atomic_write_bytes
 from flame.ict import IctModel, standin_triangles, standin_vertex_ids
-from scans.synth.colour import CLOTH_RGB, HAIR_RGB, bake_texture, skin_colours
-from scans.synth.layout import ATLAS_TILES, Layout
-from scans.synth.surface import (
+from synthetic.colour import CLOTH_RGB, HAIR_RGB, bake_texture, skin_colours
+from synthetic.layout import ATLAS_TILES, Layout
+from synthetic.surface import (
     fine_detail,
     hair_shell,
     hole_faces,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from scans.synth.splat import splat_triangles
+from synthetic.splat import splat_triangles
 
 SKIN_LIGHT = np.array([236.0, 196.0, 170.0])
 SKIN_DARK = np.array([118.0, 78.0, 54.0])

@@ -17,9 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from flame.ict import load_ict
-from scans.synth.ava256 import write_ava256
-from scans.synth.facescape import write_facescape
-from scans.synth.nphm import write_nphm
+from synthetic.ava256 import write_ava256
+from synthetic.facescape import write_facescape
+from synthetic.nphm import write_nphm
 
 DATASETS = ("nphm", "facescape", "ava256")
 

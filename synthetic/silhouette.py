@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scans.synth.raster import covered_pixels
+from synthetic.raster import covered_pixels
 
 
 def silhouette(verts: np.ndarray, faces: np.ndarray, K: np.ndarray, w2c: np.ndarray,

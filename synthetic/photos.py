@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from scans.synth.head import Surface
-from scans.synth.params import project_undistorted
-from scans.synth.splat import render_mesh
+from synthetic.head import Surface
+from synthetic.params import project_undistorted
+from synthetic.splat import render_mesh
 
 BACKGROUND = (0, 177, 64)
 """Green-screen background of every synthetic photo."""
