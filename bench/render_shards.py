@@ -42,7 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import trimesh  # noqa: E402
 
 from flame.ict import load_ict, standin_triangles, standin_vertex_ids  # noqa: E402
-from rendering import Renderer, Surface, UVMesh, render_sample, vertex_normals  # noqa: E402
+from geometry import vertex_normals  # noqa: E402
+from rendering import Renderer, Surface, UVMesh, render_sample  # noqa: E402
 from rendering.camera import ViewSampling, sample_view_camera  # noqa: E402
 from rendering.gl_calls import ModernglCalls  # noqa: E402
 from shards import ShardDataset, ShardInfo, sample_rng, write_shard  # noqa: E402

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from atomicfile import write_json
 from fitting.fit import FaceFitter, FitError, FitInputs, FitResult
 from fitting.metrics import aligned_error, landmarks_of
-from fitting.output import write_json, write_png
+from fitting.output import write_png
 from fitting.overlay import overlay_picture
 from fitting.predictor import MapPredictor, network_predictor
 from fitting.settings import EvalSettings
@@ -225,7 +226,7 @@ def evaluate_samples(model: FlameModel, samples: Iterable[dict], truth_lookup: T
         "overlays": overlays,
         "settings": asdict(settings),
     }
-    write_json(out_dir / "fitting.json", table)
+    write_json(out_dir / "fitting.json", table, sort_keys=False)
     return table
 
 

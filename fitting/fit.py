@@ -32,10 +32,11 @@ import torch
 import torch.nn.functional as F
 from scipy.spatial.transform import Rotation
 
-from fitting.geometry import pose_from_correspondences, project, vertex_normals
+from fitting.geometry import pose_from_correspondences
 from fitting.settings import FitSettings
 from fitting.uv_match import UvMatches, VertexUV, match_vertices
-from flame import FLAME, FlameModel, axis_angle_to_matrix
+from flame import FLAME, FlameModel
+from geometry.tensors import axis_angle_to_matrix, project, vertex_normals
 from rendering import Camera, Renderer
 
 # Learning-rate multipliers per parameter group (units: rad, metres, coefficient std, rad).

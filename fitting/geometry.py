@@ -1,34 +1,8 @@
-"""Small geometry helpers of the fit: normals and projection in torch, a closed-form pose start."""
+"""A closed-form start for the fit's head pose from 3D-2D correspondences."""
 
 from __future__ import annotations
 
 import numpy as np
-import torch
-
-
-def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """Area-weighted unit vertex normals.
-
-    Parameters
-    ----------
-    verts : (V, 3) positions; faces : (F, 3) int64, counter-clockwise seen from outside
-
-    Returns
-    -------
-    (V, 3) unit normals pointing outwards (zero for unreferenced vertices)
-    """
-    corners = verts[faces]  # (F, 3, 3)
-    face_normals = torch.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0],
-                               dim=-1)
-    normals = torch.zeros_like(verts).index_add_(0, faces.reshape(-1),
-                                                 face_normals.repeat_interleave(3, dim=0))
-    return normals / normals.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-
-
-def project(points_camera: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
-    """Pinhole projection of (N, 3) camera-frame points (OpenCV axes) -> (N, 2) pixels."""
-    z = points_camera[:, 2:3].clamp_min(1e-6)
-    return (points_camera[:, :2] / z) @ K[:2, :2].T + K[:2, 2]
 
 
 def pose_from_correspondences(points_model: np.ndarray, pixels_xy: np.ndarray,

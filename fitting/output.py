@@ -1,10 +1,8 @@
-"""Atomic writers of the fit's outputs: PLY mesh, parameters, JSON, PNG."""
+"""Atomic writers of the fit's outputs: PLY mesh, parameters, PNG (JSON: atomicfile)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import trimesh
@@ -25,11 +23,6 @@ def write_npz(path: Path, **arrays: np.ndarray) -> Path:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
     return write_atomic(path, save)
-
-
-def write_json(path: Path, value: Any) -> Path:
-    """Indented JSON."""
-    return write_atomic(path, lambda tmp: tmp.write_text(json.dumps(value, indent=2) + "\n"))
 
 
 def write_png(path: Path, image: np.ndarray) -> Path:

@@ -1,6 +1,6 @@
 """The FLAME morphable model: real FLAME files (read without chumpy), a torch layer, a stand-in."""
 
-from flame.layer import FLAME, FlameOutput, axis_angle_to_matrix
+from flame.layer import FLAME, FlameOutput
 from flame.model import FlameModel, ModelFileError, load_model
 from flame.safe_pickle import UnsafePickleError
 
@@ -10,6 +10,5 @@ __all__ = [
     "FlameOutput",
     "ModelFileError",
     "UnsafePickleError",
-    "axis_angle_to_matrix",
     "load_model",
 ]

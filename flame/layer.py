@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from flame.model import FlameModel
+from geometry.tensors import axis_angle_to_matrix
 
 
 class FlameOutput(NamedTuple):
@@ -18,22 +19,6 @@ class FlameOutput(NamedTuple):
     vertices: torch.Tensor
     landmarks: torch.Tensor
     joints: torch.Tensor
-
-
-def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
-    """Rodrigues' formula. axis_angle (..., 3) radians -> rotation matrices (..., 3, 3)."""
-    angle_sq = (axis_angle * axis_angle).sum(-1, keepdim=True)
-    small = angle_sq < 1e-12
-    angle = torch.sqrt(torch.where(small, torch.ones_like(angle_sq), angle_sq))
-    # Series expansions keep the function smooth (and differentiable) at zero rotation.
-    sin_term = torch.where(small, 1.0 - angle_sq / 6.0, torch.sin(angle) / angle)
-    cos_term = torch.where(small, 0.5 - angle_sq / 24.0, (1.0 - torch.cos(angle)) / (angle * angle))
-    x, y, z = axis_angle.unbind(-1)
-    zeros = torch.zeros_like(x)
-    skew = torch.stack([zeros, -z, y, z, zeros, -x, -y, x, zeros], dim=-1)
-    skew = skew.reshape(*axis_angle.shape[:-1], 3, 3)
-    eye = torch.eye(3, dtype=axis_angle.dtype, device=axis_angle.device)
-    return eye + sin_term[..., None] * skew + cos_term[..., None] * (skew @ skew)
 
 
 class FLAME(nn.Module):

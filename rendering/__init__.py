@@ -6,7 +6,7 @@ Public API: :class:`Camera`, :func:`project`, :class:`ViewSampling`, :func:`samp
 """
 
 from rendering.camera import Camera, ViewSampling, look_at_w2c, project, sample_view_camera
-from rendering.geometry import Light, Surface, UVMesh, vertex_normals
+from rendering.geometry import Light, Surface, UVMesh
 from rendering.lighting import LightSampling, sample_light
 from rendering.maps import (
     MASK_FACE,
@@ -22,5 +22,4 @@ __all__ = [
     "MASK_FACE", "MASK_NORMAL", "MASK_UV", "Camera", "Light", "LightSampling", "Renderer",
     "Surface", "UVMesh", "ViewSampling", "look_at_w2c", "project", "render_maps_for_photo",
     "render_sample", "render_training_maps", "sample_light", "sample_view_camera",
-    "vertex_normals",
 ]

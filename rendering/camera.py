@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import geometry
+
 
 @dataclass(frozen=True)
 class Camera:
@@ -52,24 +54,12 @@ class Camera:
         return -self.w2c[:3, :3].T @ self.w2c[:3, 3]
 
 
-def to_camera_frame(points_world: np.ndarray, camera: Camera) -> np.ndarray:
-    """Points (N, 3) world metres -> (N, 3) camera frame metres (OpenCV axes)."""
-    points = np.asarray(points_world, dtype=np.float64)
-    return points @ camera.w2c[:3, :3].T + camera.w2c[:3, 3]
-
-
 def project(points_world: np.ndarray, camera: Camera) -> np.ndarray:
     """Project points (N, 3) world metres to (N, 2) pixel coordinates (OpenCV, centres at ints).
 
     Points behind the camera (z <= 0) give NaN.
     """
-    cam = to_camera_frame(points_world, camera)
-    z = cam[:, 2:3]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        uv1 = (cam / z) @ camera.K.T
-    uv = uv1[:, :2]
-    uv[(z[:, 0] <= 0)] = np.nan
-    return uv
+    return geometry.project(points_world, camera.K, camera.w2c)
 
 
 def gl_projection(camera: Camera, near_m: float = 0.01, far_m: float = 100.0) -> np.ndarray:

@@ -88,21 +88,3 @@ class Light:
     ambient: float = 0.35
     diffuse: float = 0.65
     color: tuple[float, float, float] = (1.0, 1.0, 1.0)
-
-
-def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals (N, 3) float32; zero for unreferenced vertices.
-
-    Faces are counter-clockwise seen from outside, so normals point outwards.
-    """
-    v = np.asarray(verts, dtype=np.float64)
-    f = np.asarray(faces, dtype=np.int64)
-    face_normals = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    corners = f.ravel()
-    normals = np.empty_like(v)
-    for axis in range(3):
-        normals[:, axis] = np.bincount(corners, weights=np.repeat(face_normals[:, axis], 3),
-                                       minlength=len(v))
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    np.divide(normals, length, out=normals, where=length > 0)
-    return normals.astype(np.float32)

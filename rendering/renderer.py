@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import moderngl
 import numpy as np
 
+from geometry import vertex_normals
 from rendering.camera import Camera, gl_projection
 from rendering.egl_device import worker_device
-from rendering.geometry import Light, Surface, UVMesh, check_mesh, vertex_normals
+from rendering.geometry import Light, Surface, UVMesh, check_mesh
 from rendering.gl_calls import GilFreeGL
 
 log = logging.getLogger(__name__)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from geometry import project
+
 
 @dataclass(frozen=True)
 class ScanRecord:
@@ -71,9 +73,7 @@ class Photo:
 
     def project(self, points_m: np.ndarray) -> np.ndarray:
         """Undistorted pixel coordinates (n, 2) of world points (n, 3) metres."""
-        cam = points_m @ self.w2c[:3, :3].T + self.w2c[:3, 3]
-        uvw = cam @ self.K.T
-        return uvw[:, :2] / uvw[:, 2:3]
+        return project(points_m, self.K, self.w2c)
 
 
 @dataclass

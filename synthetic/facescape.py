@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from atomicfile import write_json
 from flame.ict import IctModel
 from scans.images import write_image
 from scans.meshio import write_obj
-from synthetic.head import make_head, scan_surface, surface_texture, write_json, write_truth
+from synthetic.head import make_head, scan_surface, surface_texture, write_truth
 from synthetic.layout import build_layout
 from synthetic.params import (
     FACESCAPE_MIXES,
@@ -98,7 +99,7 @@ def write_facescape(ict: IctModel, raw_root: Path, truth_root: Path, subjects: i
             params.update({f"{bad}_K": np.eye(3).tolist(), f"{bad}_Rt": np.zeros((3, 4)).tolist(),
                            f"{bad}_distortion": [0.0] * 5, f"{bad}_width": photo_size[0],
                            f"{bad}_height": photo_size[1], f"{bad}_valid": False})
-            write_json(folder / "params.json", params)
+            write_json(folder / "params.json", params, indent=1, sort_keys=False)
             write_truth(truth_root, f"{subject}_{name}", ict, head, np.eye(4),
                         scan_inlier=surface.inlier, noise_m=np.array(noise_m),
                         detail_m=np.array(detail_m),
@@ -106,5 +107,5 @@ def write_facescape(ict: IctModel, raw_root: Path, truth_root: Path, subjects: i
                         photo_landmarks_px=landmark_pixels(head.landmarks_m, cameras),
                         photo_silhouettes=np.stack(masks), rt_scale_tu_from_mv=np.array(
                             [scale, *np.hstack([rot, trans[:, None]]).ravel()]))
-    write_json(mv_root / "Rt_scale_dict.json", rt_scale)
+    write_json(mv_root / "Rt_scale_dict.json", rt_scale, indent=1, sort_keys=False)
     return {"mv_root": str(mv_root)}

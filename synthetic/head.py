@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from atomicfile import write_bytes as atomic_write_bytes
 from flame.ict import IctModel, standin_triangles, standin_vertex_ids
+from geometry import vertex_normals
 from synthetic.colour import CLOTH_RGB, HAIR_RGB, bake_texture, skin_colours
 from synthetic.layout import ATLAS_TILES, Layout
 from synthetic.surface import (
@@ -18,7 +17,6 @@ from synthetic.surface import (
     hole_faces,
     shoulders,
     submesh,
-    vertex_normals,
 )
 
 HAIR_UV = ((ATLAS_TILES - 0.5) / ATLAS_TILES, 0.75)
@@ -139,8 +137,3 @@ def write_truth(truth_root: Path, scan_id: str, ict: IctModel, head: Head,
                         landmarks_m=head.landmarks_m @ rot.T + trans, **extra)
     tmp.replace(path)
     return path
-
-
-def write_json(path: Path, value) -> None:
-    """JSON file written atomically."""
-    atomic_write_bytes(Path(path), json.dumps(value, indent=1).encode())

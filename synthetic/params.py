@@ -104,10 +104,3 @@ def orbit_cameras(target: np.ndarray, views: int, width: int, height: int,
         cams.append({"K": K, "w2c": look_at(eye, target), "dist": dist,
                      "width": width, "height": height})
     return cams
-
-
-def project_undistorted(points: np.ndarray, K: np.ndarray, w2c: np.ndarray) -> np.ndarray:
-    """Pinhole pixel coordinates (n, 2) of points (n, 3)."""
-    cam = points @ w2c[:3, :3].T + w2c[:3, 3]
-    uvw = cam @ K.T
-    return uvw[:, :2] / uvw[:, 2:3]

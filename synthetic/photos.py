@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from geometry import project
 from synthetic.head import Surface
-from synthetic.params import project_undistorted
 from synthetic.splat import render_mesh
 
 BACKGROUND = (0, 177, 64)
@@ -30,4 +30,4 @@ def render_photo(surface: Surface, camera: dict, hair_faces: np.ndarray | None =
 
 def landmark_pixels(landmarks: np.ndarray, cameras: list[dict]) -> np.ndarray:
     """Undistorted pixel positions (P, 68, 2) of landmarks (68, 3) in each camera."""
-    return np.stack([project_undistorted(landmarks, c["K"], c["w2c"]) for c in cameras])
+    return np.stack([project(landmarks, c["K"], c["w2c"]) for c in cameras])

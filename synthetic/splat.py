@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from geometry import to_camera
 from scans.images import distort_normalized
 from synthetic.raster import zbuffer
 
@@ -69,7 +70,7 @@ def splat_triangles(corners_px: np.ndarray, corner_depth: np.ndarray, corner_val
 def project(points: np.ndarray, K: np.ndarray, w2c: np.ndarray,
             dist: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pixel coordinates (n, 2) (distorted when ``dist`` is given) and depth (n,) of points."""
-    cam = points @ w2c[:3, :3].T + w2c[:3, 3]
+    cam = to_camera(points, w2c)
     depth = cam[:, 2]
     xy = cam[:, :2] / np.where(np.abs(depth) > 1e-9, depth, 1e-9)[:, None]
     if dist is not None and np.any(dist):

@@ -8,23 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals (N, 3)."""
-    tri = verts[faces]
-    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normals = np.zeros_like(verts)
-    for k in range(3):
-        np.add.at(normals, faces[:, k], face_n)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    return normals / np.where(length > 0, length, 1)
-
-
-def face_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Unit face normals (M, 3)."""
-    tri = verts[faces]
-    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-20)
+from geometry import face_normals, vertex_normals
 
 
 def fine_detail(neutral: np.ndarray, rng: np.random.Generator, amplitude_m: float,
