@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from atomicfile import write_text
+from atomicfile import write_json, write_text
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
@@ -74,7 +73,6 @@ def write_report(report_dir: Path, title: str, sections: list[tuple[str, str]],
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
             f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
             f"{body}</body></html>\n")
-    write_text(report_dir / "summary.json",
-               json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
+    write_json(report_dir / "summary.json", summary, default=str)
     write_text(report_dir / "index.html", page)
     return report_dir / "index.html"

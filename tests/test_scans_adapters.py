@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from test_scans_support import distance_to_mesh, foreground, silhouette_outside, tiny_set
+from scans_support import distance_to_mesh, foreground, silhouette_outside, tiny_set
 
 from scans import list_scans
 from scans.datasets import load_scan

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from scans_support import tiny_set
 from scipy.spatial.transform import Rotation
-from test_scans_support import tiny_set
 
 from registration.worker import register_record, summarise_dataset
 from rendering.photo_alignment import iou, scan_mask

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_scans_support import tiny_set
+from scans_support import tiny_set
 
 from scans import ScanError, list_scans
 from scans.datasets import load_scan
