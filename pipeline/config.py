@@ -9,15 +9,36 @@ the wrong type, naming the file, section and key.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
+import inspect
 import json
 from pathlib import Path
 
 import luigi
 import luigi.configuration
 
+from fitting.settings import EvalSettings, FitSettings
+from network.config import ModelConfig, TrainConfig
+from registration.settings import RegistrationSettings
+from rendering.camera import ViewSampling
+from synthetic import write_synthetic
+
 DATASETS = ("nphm", "facescape", "ava256")
+
+
+def stage_default(owner: type | object, name: str) -> object:
+    """The default a stage package gives a setting: a dataclass field's, or a function
+    parameter's. Every setting that mirrors a stage's takes its default from there, so it is
+    written once; a ``.cfg`` file holds only what it changes."""
+    if dataclasses.is_dataclass(owner):
+        value = {f.name: f for f in dataclasses.fields(owner)}[name].default
+    else:
+        value = inspect.signature(owner).parameters[name].default
+    if value is dataclasses.MISSING or value is inspect.Parameter.empty:
+        raise ValueError(f"{owner.__name__}.{name} has no default")
+    return value
 
 
 class build(luigi.Config):  # noqa: N801  (section name)
@@ -50,43 +71,58 @@ class data(luigi.Config):  # noqa: N801
     ava256_root = luigi.Parameter(default="", description="Ava256 root; empty: synthetic")
     ava256_face_topology = luigi.Parameter(default="", description="Ava256 face_topology.obj")
     ava256_frames_per_segment = luigi.IntParameter(default=1)
-    synthetic_subjects = luigi.IntParameter(default=3)
-    synthetic_expressions = luigi.IntParameter(default=2)
-    synthetic_scan_vertices = luigi.IntParameter(default=30000)
+    synthetic_subjects = luigi.IntParameter(default=stage_default(write_synthetic, "subjects"))
+    synthetic_expressions = luigi.IntParameter(
+        default=stage_default(write_synthetic, "expressions"))
+    synthetic_scan_vertices = luigi.IntParameter(
+        default=stage_default(write_synthetic, "scan_vertices"))
 
 
 class registration(luigi.Config):  # noqa: N801
-    fit_points = luigi.IntParameter(default=3000, description="model vertices the fit matches")
-    icp_points = luigi.IntParameter(default=1500, description="vertices of the rigid start")
+    fit_points = luigi.IntParameter(default=stage_default(RegistrationSettings, "fit_points"),
+                                    description="model vertices the fit matches")
+    icp_points = luigi.IntParameter(default=stage_default(RegistrationSettings, "icp_points"),
+                                    description="vertices of the rigid start")
     laplacian_weight = luigi.FloatParameter(
-        default=1.0, description="smoothness of the non-rigid refinement")
+        default=stage_default(RegistrationSettings, "laplacian_weight"),
+        description="smoothness of the non-rigid refinement")
 
 
 class render(luigi.Config):  # noqa: N801
-    resolution = luigi.IntParameter(default=512)
+    resolution = luigi.IntParameter(default=stage_default(ViewSampling, "width"),
+                                    description="rendered images are resolution x resolution")
     views_per_scan = luigi.IntParameter(default=8)
     photo_views_per_scan = luigi.IntParameter(
         default=2, description="calibrated photos used per scan where the data set has them")
     samples_per_shard = luigi.IntParameter(default=64)
-    yaw_deg = luigi.FloatParameter(default=60.0)
-    pitch_deg = luigi.FloatParameter(default=25.0)
-    roll_deg = luigi.FloatParameter(default=10.0)
+    yaw_deg = luigi.FloatParameter(default=stage_default(ViewSampling, "yaw_deg")[1],
+                                   description="sampled yaw in +-yaw_deg")
+    pitch_deg = luigi.FloatParameter(default=stage_default(ViewSampling, "pitch_deg")[1],
+                                     description="sampled pitch in +-pitch_deg")
+    roll_deg = luigi.FloatParameter(default=stage_default(ViewSampling, "roll_deg")[1],
+                                    description="sampled roll in +-roll_deg")
 
 
 class train(luigi.Config):  # noqa: N801
-    backbone = luigi.Parameter(default="tiny", description="tiny | vits14 | vitb14")
+    backbone = luigi.Parameter(default=stage_default(ModelConfig, "backbone"),
+                               description="tiny | vits14 | vitb14")
     dino_checkpoint = luigi.Parameter(
         default="", description="local Dinov2Model folder; empty: random init (said loudly)")
-    resolution = luigi.IntParameter(default=112)
-    batch_size = luigi.IntParameter(default=8)
-    steps = luigi.IntParameter(default=300)
-    device = luigi.Parameter(default="cpu")
-    holdout_fraction = luigi.FloatParameter(default=0.25)
+    resolution = luigi.IntParameter(default=stage_default(ModelConfig, "resolution"),
+                                    description="network input size in pixels")
+    batch_size = luigi.IntParameter(default=stage_default(TrainConfig, "batch_size"))
+    steps = luigi.IntParameter(default=stage_default(TrainConfig, "steps"))
+    device = luigi.Parameter(default="cpu", description="cpu | cuda")
+    holdout_fraction = luigi.FloatParameter(
+        default=stage_default(TrainConfig, "val_fraction"),
+        description="fraction of subjects held out for the evaluation")
 
 
 class fit(luigi.Config):  # noqa: N801
-    images = luigi.IntParameter(default=6, description="held-out test images to reconstruct")
-    iterations = luigi.IntParameter(default=200)
+    images = luigi.IntParameter(default=stage_default(EvalSettings, "max_images"),
+                                description="held-out test images to reconstruct")
+    iterations = luigi.IntParameter(default=stage_default(FitSettings, "full_steps"),
+                                    description="optimiser steps of the full fit stage")
 
 
 SECTIONS: dict[str, type[luigi.Config]] = {
