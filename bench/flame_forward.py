@@ -14,34 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.spatial.transform import Rotation
 
 from flame import FLAME, FlameModel, load_model
+from flame.reference import forward_numpy
 from flame.standin import build_standin
 
 
 def numpy_forward(model: FlameModel, shape: np.ndarray, expr: np.ndarray,
                   pose: np.ndarray) -> np.ndarray:
-    """Reference LBS over a batch: shape (B, s), expr (B, e), pose (B, J, 3) -> (B, V, 3)."""
-    out = np.empty((len(shape), model.n_vertices, 3))
-    posedirs = model.posedirs.reshape(-1, model.posedirs.shape[2])
-    for b in range(len(shape)):
-        v = model.v_template + model.shapedirs[:, :, : shape.shape[1]] @ shape[b]
-        v = v + model.exprdirs[:, :, : expr.shape[1]] @ expr[b]
-        joints = model.j_regressor @ v
-        rot = Rotation.from_rotvec(pose[b]).as_matrix()
-        v = v + (posedirs @ (rot[1:] - np.eye(3)).ravel()).reshape(-1, 3)
-        world = []
-        for j, parent in enumerate(model.parents):
-            g = np.eye(4)
-            g[:3, :3] = rot[j]
-            g[:3, 3] = joints[j] - (joints[parent] if parent >= 0 else 0)
-            world.append(g if parent < 0 else world[parent] @ g)
-        skin = np.stack(world)
-        skin[:, :3, 3] -= np.einsum("jab,jb->ja", skin[:, :3, :3], joints)
-        blended = np.einsum("vj,jab->vab", model.weights, skin)
-        out[b] = np.einsum("vab,vb->va", blended[:, :3, :3], v) + blended[:, :3, 3]
-    return out
+    """The numpy reference over a batch: shape (B, s), expr (B, e), pose (B, J, 3) -> (B, V, 3)."""
+    return np.stack([forward_numpy(model, shape[b], expr[b], pose[b]) for b in range(len(shape))])
 
 
 def best_of(fn, repeats: int) -> float:

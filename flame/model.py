@@ -140,15 +140,21 @@ def _parents(kintree: np.ndarray) -> np.ndarray:
     return parents
 
 
-def _read_model_pickle(path: Path) -> dict:
-    if not path.is_file():
-        raise ModelFileError(f"{path}: FLAME model file not found")
+def _load_dict(path: Path, what: str) -> dict:
+    """A pickle from a user path, through the allow-list, that must hold a dict."""
     try:
         raw = load_pickle(path)
     except UnsafePickleError as exc:
         raise ModelFileError(str(exc)) from exc
     if not isinstance(raw, dict):
-        raise ModelFileError(f"{path}: not a FLAME model (a {type(raw).__name__}, not a dict)")
+        raise ModelFileError(f"{path}: {what} (a {type(raw).__name__}, not a dict)")
+    return raw
+
+
+def _read_model_pickle(path: Path) -> dict:
+    if not path.is_file():
+        raise ModelFileError(f"{path}: FLAME model file not found")
+    raw = _load_dict(path, "not a FLAME model")
     missing = [k for k in REQUIRED_KEYS if k not in raw]
     if missing:
         raise ModelFileError(f"{path}: not a FLAME model, missing keys {missing}")
@@ -241,12 +247,7 @@ def _read_masks(folder: Path, n_vertices: int) -> dict[str, np.ndarray]:
     path = folder / MASK_FILE
     if not path.is_file():
         return {}
-    try:
-        raw = load_pickle(path)
-    except UnsafePickleError as exc:
-        raise ModelFileError(str(exc)) from exc
-    if not isinstance(raw, dict):
-        raise ModelFileError(f"{path}: expected a dict of vertex-index arrays")
+    raw = _load_dict(path, "expected a dict of vertex-index arrays")
     masks = {}
     for name, indices in raw.items():
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)

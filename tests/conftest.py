@@ -8,6 +8,16 @@ import pytest
 
 from flame import FlameModel, load_model
 from flame.standin import build_standin
+from rendering import Renderer
+
+
+@pytest.fixture(scope="module")
+def renderer(request: pytest.FixtureRequest) -> Renderer:
+    """An EGL renderer of the test module's ``WIDTH`` x ``HEIGHT`` (or ``SIZE`` x ``SIZE``)."""
+    size = getattr(request.module, "SIZE", 128)
+    r = Renderer(getattr(request.module, "WIDTH", size), getattr(request.module, "HEIGHT", size))
+    yield r
+    r.release()
 
 
 @pytest.fixture(scope="session")

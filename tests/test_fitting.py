@@ -21,17 +21,11 @@ from fitting import (
     umeyama,
 )
 from fitting.evaluate import MASK_UV, sample_inputs
-from rendering import Camera, Renderer, project
+from rendering import Camera, project
 from synthetic.fit_sample import synthetic_sample
 
 SIZE = 256
 
-
-@pytest.fixture(scope="module")
-def renderer() -> Renderer:
-    r = Renderer(SIZE, SIZE)
-    yield r
-    r.release()
 
 
 @pytest.fixture(scope="module")

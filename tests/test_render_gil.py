@@ -23,12 +23,6 @@ from rendering.gl_calls import GilFreeGL, ModernglCalls, libgl_path
 SIZE = 96
 
 
-@pytest.fixture(scope="module")
-def renderer() -> Renderer:
-    r = Renderer(SIZE, SIZE)
-    yield r
-    r.release()
-
 
 def _scene() -> tuple[Surface, UVMesh]:
     """A coloured, bumpy, open sphere (its back shows through the hole) and a uv mesh."""

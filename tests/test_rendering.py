@@ -11,7 +11,6 @@ from rendering import (
     MASK_NORMAL,
     MASK_UV,
     Camera,
-    Renderer,
     Surface,
     UVMesh,
     ViewSampling,
@@ -23,12 +22,6 @@ from rendering import (
 
 WIDTH, HEIGHT = 160, 120  # not square, so a swapped axis shows
 
-
-@pytest.fixture(scope="module")
-def renderer() -> Renderer:
-    r = Renderer(WIDTH, HEIGHT)
-    yield r
-    r.release()
 
 
 def _camera(centre, target=(0.0, 0.0, 0.0), roll=0.0, f=(210.0, 190.0), c=(83.0, 55.0)):
