@@ -8,18 +8,18 @@ import logging
 import sys
 from pathlib import Path
 
-from faces import NoFaceError, PhotoError
+from faces import NoFaceError
 from network.checkpoint import CheckpointError
 from network.config import TrainConfig
 from network.model import BackboneWeightsError
 from network.predict import (
-    ImageReadError,
     load_predictor,
     predict,
     predict_image,
     read_image,
     write_prediction,
 )
+from rgbimage import ImageError
 
 
 def _read_config(path: Path | None) -> TrainConfig | None:
@@ -105,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         args.handler(args)
-    except (CheckpointError, ImageReadError, BackboneWeightsError, PhotoError,
-            NoFaceError) as error:
+    except (CheckpointError, ImageError, BackboneWeightsError, NoFaceError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
