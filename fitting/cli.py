@@ -48,6 +48,10 @@ outputs in --out (photo; with --all-faces each face in --out/face_NN/):
                         residual_px
   overlay.png           crop | predicted normals | vertices located by uv | fitted mesh
   crop.png, landmarks.png, masks.png   the crop, its landmarks, its face classes
+  pixel3dmm/            (with --checkpoint) the crop as frame 00000 that Pixel3DMM's
+                        tracker reads: cropped/, seg_og/, p3dmm/normals/, p3dmm/uv_map/,
+                        PIPnet_landmarks/ (98 WFLW points in [0, 1]), mica/00000/identity.npy
+                        (this fit's shape, 300 float32)
 --maps writes mesh.ply, params.npz, overlay.png, crop.png, masks.png (landmarks.png when
 its crop shows a face); --no-detect writes mesh.ply, params.npz, overlay.png.
 Exit status 2 with "error: FILE: problem" on an unreadable or too small image, no face,

@@ -17,7 +17,11 @@ Outputs in ``out_dir`` (see ``python -m fitting fit --help``):
   ``landmarks_px`` / ``fitted_landmarks_px`` (crop pixels), ``landmarks_photo_px`` /
   ``fitted_landmarks_photo_px``, ``landmark_error_px``, ``residual_px``);
 - ``overlay.png`` (crop | predicted normals | vertices located by uv | fitted mesh),
-  ``crop.png``, ``landmarks.png``, ``masks.png`` (classes, :mod:`faces.segment`).
+  ``crop.png``, ``landmarks.png``, ``masks.png`` (classes, :mod:`faces.segment`);
+- with a network: ``pixel3dmm/``, the crop as frame 0 of a folder Pixel3DMM's tracker reads
+  (:mod:`faces.pixel3dmm`): ``cropped/``, ``seg_og/``, ``p3dmm/normals/``, ``p3dmm/uv_map/``,
+  ``PIPnet_landmarks/`` (the detected landmarks) and ``mica/00000/identity.npy`` (this fit's
+  identity).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from PIL import Image
 from faces import FaceCrop
 from faces.crop import Crop
 from faces.pictures import draw_points, label_picture, landmark_picture
-from faces.pixel3dmm import NORMAL_CLASSES, UV_CLASSES, class_mask
+from faces.pixel3dmm import NORMAL_CLASSES, UV_CLASSES, class_mask, write_frame
 from fitting.fit import FaceFitter, FitError, FitInputs, FitResult
 from fitting.output import write_json, write_npz, write_ply, write_png, write_points
 from fitting.overlay import mesh_panel, overlay_picture
@@ -196,6 +200,10 @@ def fit_face(photo: Path, face: FaceCrop, out_dir: Path, fitter: FaceFitter,
     overlay, overlay_scale = photo_overlay(photo_rgb, fitter, result, K_photo, fitted_photo,
                                            detected_photo)
     paths = dict(done.paths)
+    if normal is not None and uv is not None:
+        frame = write_frame(out_dir / "pixel3dmm", 0, normal, uv, face.labels, face.rgb,
+                            landmarks_px=face.landmarks_px, shape=result.shape)
+        paths.update({f"pixel3dmm_{key}": path for key, path in frame.items()})
     paths["overlay_photo"] = write_png(out_dir / "overlay_photo.png", overlay)
     paths["landmarks_photo"] = write_points(out_dir / "landmarks_photo.txt", fitted_photo)
     paths["detected_landmarks_photo"] = write_points(out_dir / "detected_landmarks_photo.txt",
@@ -223,7 +231,8 @@ def fit_face(photo: Path, face: FaceCrop, out_dir: Path, fitter: FaceFitter,
         "overlay_photo_scale": overlay_scale,
         "settings": dataclasses.asdict(fitter.settings),
         "seconds": round(result.seconds, 3), "cpu_seconds": round(result.cpu_seconds, 3),
-        "files": sorted(path.name for path in paths.values()) + ["result.json"],
+        "files": sorted(str(path.relative_to(out_dir)) for path in paths.values())
+        + ["result.json"],
     }
     paths["result"] = write_json(out_dir / "result.json", report)
     return PhotoFit(result=result, fitted_landmarks_px=done.fitted_landmarks_px,
