@@ -158,3 +158,25 @@ def test_two_faces_listed_most_confident_first_and_face_1_picks_the_other(tmp_pa
     assert first.face.score >= other.face.score
     boxes = sorted([first.face.box_xyxy, other.face.box_xyxy], key=lambda box: box[0])
     assert boxes[0][2] < 512 <= boxes[1][0]
+
+
+def test_small_face_is_found_by_the_upsampled_retry():
+    photo = Image.open(ASTRONAUT).convert("RGB").resize((256, 256))  # face about 44 px
+    canvas = np.full((700, 900, 3), 120, np.uint8)
+    canvas[200:456, 300:556] = np.asarray(photo)
+    assert detect_faces(canvas, retry_upsampled=False) == []
+    faces = detect_faces(canvas)
+    assert len(faces) == 1 and faces[0].upsample == 1
+    x0, y0, x1, y1 = faces[0].box_xyxy
+    assert 300 < x0 < x1 < 556 and 200 < y0 < y1 < 456
+
+
+def test_cnn_detector_finds_the_cameraman_that_hog_misses():
+    # scikit-image's camera.png: a photographer in profile-ish three-quarter view.
+    rgb = read_photo(DATA / "camera.png")
+    assert detect_faces(rgb, "hog") == []
+    (face,) = detect_faces(rgb, "cnn")
+    assert face.detector == "cnn" and face.score > 0.3
+    assert face.landmarks_px.shape == (68, 2)
+    with pytest.raises(ValueError, match="unknown detector"):
+        detect_faces(rgb, "mtcnn")
