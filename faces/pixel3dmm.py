@@ -15,6 +15,20 @@ for frame ``NNNNN`` of a sequence folder:
   ``v -> 1 - v``, ``src/pixel3dmm/tracking/losses.py``), B = 0 (``pad_to_3_channels``).
   The tracker zeroes uv outside its uv mask.
 
+- ``mica/<name>/identity.npy``: every sub-folder of ``mica/`` is listed and its
+  ``identity.npy`` loaded, squeezed and averaged, with no fallback when ``mica/`` is missing
+  (``read_data``, tracker.py lines 1509-1519); MICA writes its 300 FLAME shape coefficients
+  there (``np.save(f'{dst}/identity', code[0])``, ``replacement_code/mica_demo.py`` line 165)
+  and the tracker starts its shape from them (``create_parameters``, lines 419-420,
+  ``num_shape_params: 300`` in ``configs/tracking.yaml``). Written here: (300,) float32.
+- ``PIPnet_landmarks/NNNNN.npy``: (98, 2) WFLW points divided by the crop's width and height
+  (``pipnet_demo.py`` lines 290-299), multiplied by the tracker's ``size`` on read (line
+  1551); without the file the tracker silently runs with zero landmarks. It reads the 68
+  iBUG points through ``WFLW_2_iBUG68`` (tracker.py lines 116-119, used at 1486) and the
+  irises at 96 and 97 (lines 1487-1491); a point at (0, 0) is masked off (``lmk_mask``).
+  Written here: the 68 detected points where ``WFLW_2_iBUG68`` reads them, the other 28
+  contour, brow and eye points interpolated between them, the irises (0, 0) (not detected).
+
 The project keeps FLAME's own v (not flipped) and float maps; all PNGs here are 8-bit, as the
 tracker divides by 255.
 """
@@ -33,6 +47,16 @@ UV_CLASSES = ("face", "rb", "lb", "nose", "llip", "ulip", "neck", "rr", "lr")
 """Classes whose pixels the tracker searches for uv correspondences (``read_data``)."""
 NORMAL_CLASSES = ("face", "rb", "lb", "nose", "llip", "ulip", "imouth")
 """Classes whose pixels enter the tracker's normal term (``read_data``, no big mask)."""
+
+
+WFLW_2_IBUG68 = np.array(
+    [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 33, 34, 35, 36, 37, 42, 43,
+     44, 45, 46, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 63, 64, 65, 67, 68, 69, 71, 72, 73,
+     75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95])
+"""``WFLW_2_iBUG68`` of Pixel3DMM's ``src/pixel3dmm/tracking/tracker.py`` (lines 116-119):
+iBUG point i is WFLW point ``WFLW_2_IBUG68[i]``."""
+MICA_SHAPE_PARAMS = 300
+"""Length of ``identity.npy`` (MICA's shape code; the tracker's ``num_shape_params``)."""
 
 
 class MapsError(ValueError):
@@ -87,23 +111,73 @@ def labels_from_shard_mask(mask: np.ndarray) -> np.ndarray:
     return labels
 
 
+def wflw98_from_ibug68(landmarks_px: np.ndarray, size: int) -> np.ndarray:
+    """(98, 2) float64 WFLW points in [0, 1] (``PIPnet_landmarks``) from (68, 2) iBUG points
+    in pixels of a ``size`` x ``size`` crop (pixel centres at integers: x / size after
+    +0.5). Points between two mapped ones (odd contour points, lower brow arcs, eye points
+    62, 66, 70, 74) are interpolated; the irises 96, 97 are (0, 0), which the tracker masks.
+    """
+    ibug = (np.asarray(landmarks_px, np.float64) + 0.5) / size
+    wflw = np.full((98, 2), np.nan)
+    wflw[WFLW_2_IBUG68] = ibug
+    for index in range(1, 32, 2):  # contour: 33 WFLW points, 17 iBUG ones
+        wflw[index] = (wflw[index - 1] + wflw[index + 1]) / 2
+    for start in (33, 42):  # brows: upper arc 5 points mapped, lower arc 4 between them
+        upper = wflw[start:start + 5]
+        wflw[start + 5:start + 9] = ((upper[1:] + upper[:-1]) / 2)[::-1]
+    for eye in (60, 68):  # eyes: 8 points, corners and lids; 62 and 66 (70, 74) between
+        wflw[eye + 2] = (wflw[eye + 1] + wflw[eye + 3]) / 2
+        wflw[eye + 6] = (wflw[eye + 5] + wflw[eye + 7]) / 2
+    wflw[96:98] = 0.0
+    return np.clip(wflw, 0.0, 1.0)
+
+
+def ibug68_from_wflw98(wflw: np.ndarray, size: int) -> np.ndarray:
+    """(68, 2) pixels of a ``size`` crop as the tracker reads them from (98, 2) WFLW points
+    (``lms * size`` then ``WFLW_2_iBUG68``), shifted back to pixel centres at integers."""
+    return np.asarray(wflw, np.float64)[WFLW_2_IBUG68] * size - 0.5
+
+
+def mica_identity(shape: np.ndarray) -> np.ndarray:
+    """(300,) float32 identity for ``mica/``: FLAME shape coefficients (s,) zero-padded."""
+    shape = np.asarray(shape, np.float64).ravel()[:MICA_SHAPE_PARAMS]
+    identity = np.zeros(MICA_SHAPE_PARAMS, np.float32)
+    identity[:shape.size] = shape
+    return identity
+
+
 def frame_paths(folder: Path, index: int) -> dict[str, Path]:
     """Where frame ``index`` of a Pixel3DMM sequence ``folder`` lives."""
     folder, name = Path(folder), f"{index:05d}.png"
     return {"cropped": folder / "cropped" / name, "seg_og": folder / "seg_og" / name,
             "normals": folder / "p3dmm" / "normals" / name,
-            "uv_map": folder / "p3dmm" / "uv_map" / name}
+            "uv_map": folder / "p3dmm" / "uv_map" / name,
+            "landmarks": folder / "PIPnet_landmarks" / f"{index:05d}.npy",
+            "mica": folder / "mica" / f"{index:05d}" / "identity.npy"}
+
+
+def _write_npy(path: Path, array: np.ndarray) -> Path:
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.save(handle, array)
+    return write_atomic(path, save)
 
 
 def write_frame(folder: Path, index: int, normal: np.ndarray, uv: np.ndarray,
-                labels: np.ndarray, rgb: np.ndarray | None = None) -> dict[str, Path]:
-    """Write one frame in Pixel3DMM's layout (PNG, each file atomically).
+                labels: np.ndarray, rgb: np.ndarray | None = None,
+                landmarks_px: np.ndarray | None = None,
+                shape: np.ndarray | None = None) -> dict[str, Path]:
+    """Write one frame in Pixel3DMM's layout (PNG and .npy, each file atomically).
 
     Parameters
     ----------
     normal : (H, W, 3) unit normals, model frame; uv : (H, W, 2) project uv (FLAME's v)
     labels : (H, W) uint8 celebm class ids; uv is zeroed outside their uv classes
     rgb : (H, W, 3) uint8 crop, or None (not written)
+    landmarks_px : (68, 2) iBUG landmarks in pixels of the (square) frame, or None;
+        written as ``PIPnet_landmarks/NNNNN.npy`` (:func:`wflw98_from_ibug68`)
+    shape : FLAME shape coefficients (s,), or None; written as
+        ``mica/NNNNN/identity.npy`` (:func:`mica_identity`)
     """
     paths = frame_paths(folder, index)
     images = {"seg_og": np.asarray(labels, np.uint8), "normals": normals_to_png(normal),
@@ -113,7 +187,14 @@ def write_frame(folder: Path, index: int, normal: np.ndarray, uv: np.ndarray,
     for key, image in images.items():
         write_atomic(paths[key], lambda tmp, image=image: Image.fromarray(image).save(
             tmp, format="PNG"))
-    return {key: paths[key] for key in images}
+    written = {key: paths[key] for key in images}
+    if landmarks_px is not None:
+        size = labels.shape[1]
+        written["landmarks"] = _write_npy(paths["landmarks"],
+                                          wflw98_from_ibug68(landmarks_px, size))
+    if shape is not None:
+        written["mica"] = _write_npy(paths["mica"], mica_identity(shape))
+    return written
 
 
 def read_frame(folder: Path, index: int = 0, size: int | None = None) -> dict[str, np.ndarray]:

@@ -24,6 +24,7 @@ translation), then everything. Runs on the CPU or, when present, on CUDA with th
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -32,6 +33,13 @@ import torch
 import torch.nn.functional as F
 from scipy.spatial.transform import Rotation
 
+from fitting.agreement import (
+    REGIONS,
+    TermAgreement,
+    normal_agreement,
+    uv_agreement,
+    vertex_regions,
+)
 from fitting.geometry import pose_from_correspondences
 from fitting.settings import FitSettings
 from fitting.uv_match import UvMatches, VertexUV, match_vertices
@@ -116,6 +124,16 @@ class FitResult:
     """(3, 3) intrinsics of the fit (the given K, or the learnt one with ``learn_camera``)."""
     matches_kept: int = 0
     """uv matches that count at the end (inside the gate, visible)."""
+    fitted_landmarks_px: np.ndarray | None = None
+    """(L, 2) the fitted head's landmarks projected with ``K``, image pixels."""
+    landmark_error_px: float = float("nan")
+    """Mean distance between ``fitted_landmarks_px`` and the given landmarks (NaN: none)."""
+    converged: bool = True
+    """Whether the median residual is within ``max_residual_px`` (a fit with landmarks and
+    ``map_agreement`` is returned either way)."""
+    terms: dict = field(default_factory=dict)
+    """Which terms were used, with what weight, and how well they agree (JSON-ready; see
+    :meth:`FaceFitter.fit`)."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -164,7 +182,16 @@ class FaceFitter:
     # ---- public ------------------------------------------------------------------------
 
     def fit(self, inputs: FitInputs) -> FitResult:
-        """Fit one image; raises FitError when it has too few matches or does not converge."""
+        """Fit one image.
+
+        With landmarks, maps and ``map_agreement`` (the default), the landmarks are fitted
+        alone first; each map term is then weighed per region by how far it agrees with that
+        head (:mod:`fitting.agreement`), and when the full fit still moves the fitted
+        landmarks more than ``landmark_guard`` times (plus 0.5 px) away from the detected ones
+        than the landmarks alone do, the landmark-only head is returned. Such a fit never
+        fails; ``result.terms`` says what was used. Otherwise raises FitError when there are
+        too few matches or the fit does not converge.
+        """
         started, cpu_started = time.perf_counter(), time.process_time()
         s = self.settings
         matches = None
@@ -179,25 +206,129 @@ class FaceFitter:
                                f"(need {s.min_matches}): no face-sized uv region")
         if matches is None and inputs.landmarks_px is None:
             raise FitError("nothing to fit: give a uv map or landmarks")
-        threads = torch.get_num_threads()
-        if s.threads is not None:
-            torch.set_num_threads(s.threads)
-        try:
-            problem = _Problem(self, inputs, matches)
-            history = problem.run()
-            result = problem.result(time.perf_counter() - started,
-                                    time.process_time() - cpu_started, history)
-        finally:
-            torch.set_num_threads(threads)
+        adaptive = (s.map_agreement and inputs.landmarks_px is not None
+                    and (matches is not None or inputs.normal_model is not None))
+        if adaptive:
+            result = self._fit_weighed(inputs, matches)
+        else:
+            result = self._solve(inputs, matches)
+            result.terms = self._terms(inputs, matches, result, None, "as given")
+        result.seconds = time.perf_counter() - started
+        result.cpu_seconds = time.process_time() - cpu_started
+        result.converged = bool(np.isfinite(result.residual_px)
+                                and result.residual_px <= s.max_residual_px)
+        if adaptive:
+            return result
         if (matches is not None and inputs.landmarks_px is None
                 and result.matches_kept < s.min_matches):
             raise FitError(f"fit did not converge: only {result.matches_kept} of "
                            f"{len(matches)} uv matches agree with the fitted head "
                            f"(need {s.min_matches})")
-        if not np.isfinite(result.residual_px) or result.residual_px > s.max_residual_px:
+        if not result.converged:
             raise FitError(f"fit did not converge: median 2D residual "
                            f"{result.residual_px:.2f} px > {s.max_residual_px} px")
         return result
+
+    def _solve(self, inputs: FitInputs, matches: UvMatches | None,
+               match_weight: np.ndarray | None = None,
+               normal_weight: np.ndarray | None = None) -> FitResult:
+        """One optimisation (rigid then full stage) with the given per-sample weights."""
+        threads = torch.get_num_threads()
+        if self.settings.threads is not None:
+            torch.set_num_threads(self.settings.threads)
+        try:
+            problem = _Problem(self, inputs, matches, match_weight, normal_weight)
+            history = problem.run()
+            return problem.result(0.0, 0.0, history)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _fit_weighed(self, inputs: FitInputs, matches: UvMatches | None) -> FitResult:
+        """The landmark-first fit with map terms weighed by agreement (see :meth:`fit`)."""
+        s = self.settings
+        reference = self._solve(dataclasses.replace(inputs, uv=None, normal_model=None), None)
+        regions = vertex_regions(self.model.masks, self.model.n_vertices)
+        agreements: dict[str, TermAgreement] = {}
+        to_reference = REFERENCE_SIZE / max(inputs.width, inputs.height)
+        if matches is not None and len(matches):
+            agreements["uv"] = uv_agreement(
+                matches.vertex_ids, matches.pixels_xy, reference.verts_camera, reference.K,
+                s.uv_gate_px if s.uv_gate_px is not None else 20.0, to_reference, regions)
+        if inputs.normal_model is not None:
+            visible = self.visible_vertices(reference.verts_camera, reference.K, inputs.width,
+                                            inputs.height)
+            valid = (inputs.normal_valid if inputs.normal_valid is not None
+                     else np.ones((inputs.height, inputs.width), dtype=bool))
+            agreements["normal"] = normal_agreement(
+                np.asarray(inputs.normal_model, np.float64), np.asarray(valid, bool),
+                self.normal_vertices, visible, reference.verts_model, reference.verts_camera,
+                reference.pose[0], reference.K, self.model.faces,
+                s.normal_outlier if s.normal_outlier is not None else 0.33, regions, inputs.w2c)
+        used = {name: a for name, a in agreements.items() if a.weight > 0}
+        if not used:
+            decision = "map terms dropped: no region of the maps agrees with the landmarks"
+            reference.terms = self._terms(inputs, matches, reference, agreements, decision)
+            return reference
+        result = self._solve(
+            inputs if "normal" in used else dataclasses.replace(inputs, normal_model=None),
+            matches if "uv" in used else None,
+            used["uv"].sample_weights() if "uv" in used else None,
+            used["normal"].sample_weights() if "normal" in used else None)
+        limit = (float("inf") if s.landmark_guard is None
+                 else s.landmark_guard * reference.landmark_error_px + 0.5)
+        if result.landmark_error_px > limit:
+            decision = (f"map terms dropped: with them the fitted landmarks lie "
+                        f"{result.landmark_error_px:.2f} px from the detected ones, alone "
+                        f"{reference.landmark_error_px:.2f} px (limit {limit:.2f})")
+            reference.terms = self._terms(inputs, matches, reference, agreements, decision)
+            return reference
+        weights = ", ".join(f"{name} {a.weight:.2f}" for name, a in agreements.items())
+        result.terms = self._terms(inputs, matches, result, agreements,
+                                   f"map terms weighed by agreement ({weights})")
+        return result
+
+    def _terms(self, inputs: FitInputs, matches: UvMatches | None, result: FitResult,
+               agreements: dict[str, TermAgreement] | None, decision: str) -> dict:
+        """JSON-ready report of the terms of a fit (settings, weights, agreement, errors)."""
+        s = self.settings
+        agreements = agreements or {}
+        terms: dict = {"decision": decision}
+        if inputs.landmarks_px is not None:
+            terms["landmarks"] = {"used": True, "weight": s.w_landmark,
+                                  "mean_error_px": round(result.landmark_error_px, 3)}
+        if inputs.uv is not None:
+            found = len(matches) if matches is not None else 0
+            entry = {"used": result.matches is not None, "weight": s.w_uv, "matches": found,
+                     "kept_at_end": result.matches_kept if result.matches is not None else 0,
+                     "gate_px": s.uv_gate_px, "max_sq_uv_dist": s.uv_max_sq_dist}
+            if "uv" in agreements:
+                entry["agreement"] = agreements["uv"].as_dict()
+                entry["used"] = entry["used"] and agreements["uv"].weight > 0
+            terms["uv"] = entry
+        if inputs.normal_model is not None:
+            entry = {"used": True, "weight": s.w_normal, "outlier": s.normal_outlier,
+                     "regions": list(s.normal_regions)}
+            if "normal" in agreements:
+                entry["agreement"] = agreements["normal"].as_dict()
+                entry["used"] = (agreements["normal"].weight > 0
+                                 and not decision.startswith("map terms dropped"))
+            terms["normal"] = entry
+        if "uv" in terms and decision.startswith("map terms dropped"):
+            terms["uv"]["used"] = False
+        terms["median_residual_px"] = round(float(result.residual_px), 3)
+        terms["regions"] = list(REGIONS)
+        return terms
+
+    def visible_vertices(self, verts_camera: np.ndarray, K: np.ndarray, width: int,
+                         height: int) -> np.ndarray:
+        """(V,) bool: vertices of a head (V, 3) camera frame that the depth pass sees."""
+        depth = self.depth_map(verts_camera, K, width, height)
+        projected = verts_camera @ np.asarray(K).T
+        pixels = projected[:, :2] / np.maximum(projected[:, 2:3], 1e-9)
+        cols = np.clip(np.rint(pixels[:, 0]).astype(int), 0, width - 1)
+        rows = np.clip(np.rint(pixels[:, 1]).astype(int), 0, height - 1)
+        seen = depth[rows, cols]
+        return (seen > 0) & (verts_camera[:, 2] <= seen + self.settings.visibility_tol_m)
 
     def uv_vertices(self) -> np.ndarray:
         """(V,) bool: vertices that may take part in the uv term (settings' regions)."""
@@ -243,8 +374,9 @@ class FaceFitter:
 class _Problem:
     """The parameters and loss terms of one fit."""
 
-    def __init__(self, fitter: FaceFitter, inputs: FitInputs,
-                 matches: UvMatches | None) -> None:
+    def __init__(self, fitter: FaceFitter, inputs: FitInputs, matches: UvMatches | None,
+                 match_weight: np.ndarray | None = None,
+                 normal_weight: np.ndarray | None = None) -> None:
         self.fitter, self.inputs, self.matches = fitter, inputs, matches
         self.settings = s = fitter.settings
         dev = self.device = fitter.device
@@ -277,6 +409,9 @@ class _Problem:
         if matches is not None and len(matches):
             self.match_ids = torch.as_tensor(matches.vertex_ids, device=dev)
             self.match_px = torch.as_tensor(matches.pixels_xy, dtype=torch.float32, device=dev)
+            self.match_weight = torch.as_tensor(
+                np.ones(len(matches)) if match_weight is None else match_weight,
+                dtype=torch.float32, device=dev)
         else:
             self.match_ids = None
         self.landmarks_px = (None if inputs.landmarks_px is None else torch.as_tensor(
@@ -289,6 +424,10 @@ class _Problem:
             self.normal_map = torch.as_tensor(inputs.normal_model, dtype=torch.float32,
                                               device=dev).permute(2, 0, 1)[None]
             self.normal_ids = torch.as_tensor(fitter.normal_vertices, device=dev)
+            weight = np.ones(fitter.model.n_vertices)
+            if normal_weight is not None:
+                weight[fitter.normal_vertices] = normal_weight
+            self.vertex_normal_weight = torch.as_tensor(weight, dtype=torch.float32, device=dev)
             self.w2c_rotation = (None if inputs.w2c is None else torch.as_tensor(
                 np.asarray(inputs.w2c)[:3, :3], dtype=torch.float32, device=dev))
         self.visible: torch.Tensor | None = None
@@ -368,12 +507,13 @@ class _Problem:
         if self.w2c_rotation is not None:  # model frame of the map = world of the camera
             normals = normals @ (self.w2c_rotation.T @ self.head_rotation()).T
         error = (normals - target).abs()
+        weight = self.vertex_normal_weight[ids]
         if self.settings.normal_outlier is not None:
             kept = error.detach().mean(dim=-1) < self.settings.normal_outlier
             if not bool(kept.any()):
                 return verts_model.new_zeros(())
-            error = error[kept]
-        return error.sum(dim=-1).mean()
+            error, weight = error[kept], weight[kept]
+        return (error.sum(dim=-1) * weight).mean()
 
     def uv_kept(self, residual_px: torch.Tensor) -> torch.Tensor:
         """(k,) bool: the matches that count now, given their residuals (k, 2) in image
@@ -397,7 +537,8 @@ class _Problem:
             residual = project(verts_camera[self.match_ids], K) - self.match_px
             kept = self.uv_kept(residual).float()
             per_match = pseudo_huber(residual * to_reference, s.robust_scale_px)
-            loss = loss + s.w_uv * (per_match * kept).sum() / kept.sum().clamp_min(1.0)
+            loss = loss + s.w_uv * (per_match * kept * self.match_weight).sum() / kept.sum(
+            ).clamp_min(1.0)
         if self.landmarks_px is not None:
             residual = project(lmk_camera, K) - self.landmarks_px
             loss = loss + s.w_landmark * pseudo_huber(residual * to_reference,
@@ -458,8 +599,11 @@ class _Problem:
                 residual = project(verts_camera[self.match_ids], K) - self.match_px
                 residuals.append(residual[self.uv_kept(residual)])
                 kept = len(residuals[-1])
+            fitted_landmarks, landmark_error = None, float("nan")
             if self.landmarks_px is not None:
                 residuals.append(project(lmk_camera, K) - self.landmarks_px)
+                fitted_landmarks = project(lmk_camera, K).double().cpu().numpy()
+                landmark_error = float(residuals[-1].norm(dim=-1).mean())
             stacked = torch.cat(residuals)
             residual_px = float(stacked.norm(dim=-1).median()) if len(stacked) else float("inf")
             rotation = self.head_rotation().double().cpu().numpy()
@@ -478,4 +622,5 @@ class _Problem:
             verts_model=verts_model.double().cpu().numpy(),
             verts_neutral=self.fitter.neutral(shape), matches=self.matches,
             residual_px=residual_px, seconds=seconds, cpu_seconds=cpu_seconds, history=history,
-            K=K.double().cpu().numpy(), matches_kept=kept)
+            K=K.double().cpu().numpy(), matches_kept=kept,
+            fitted_landmarks_px=fitted_landmarks, landmark_error_px=landmark_error)

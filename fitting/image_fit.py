@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from faces.photo import PhotoError, read_photo
+from faces.photo import read_photo
 from fitting.fit import FaceFitter, FitError, FitInputs, FitResult
 from fitting.output import write_npz, write_ply, write_png
 from fitting.overlay import overlay_picture
 from fitting.predictor import MapPredictor
+from rgbimage import ImageError
 
 MIN_FACE_FRACTION = 0.02
 """A face mask must cover at least this share of the image."""
@@ -29,10 +30,6 @@ BACKGROUND_TOLERANCE = 12
 """Foreground: any channel differs from the border's median colour by more than this."""
 DEFAULT_FOCAL_FACTOR = 1.8
 """Focal length in image sizes (max of width and height) when none is given (~31 deg FoV)."""
-
-
-class ImageError(PhotoError):
-    """An input mask does not fit the image, or shows no face-sized region."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +77,8 @@ def fit_image(image_path: Path, out_dir: Path, fitter: FaceFitter, predict_maps:
 
     Raises
     ------
-    PhotoError (unreadable image or mask), ImageError (no face-sized region), FitError (the
-    fit failed); all name the file
+    ImageError (unreadable image or mask, no face-sized region), FitError (the fit
+    failed); all name the file
     """
     image_path = Path(image_path)
     rgb = read_photo(image_path)

@@ -46,6 +46,12 @@ class FitSettings:
     learn_camera : fit the focal length and principal point too, from the given K (off by
         default, where K is known; the photo command turns it on, its K being a guess)
     w_principal : prior on the principal point's shift (squared, in half image sizes)
+    map_agreement : with landmarks and maps, fit the landmarks alone first, weigh each map
+        term per region by its agreement with that head, and never fail (see
+        :meth:`fitting.FaceFitter.fit`); False: use the maps as given and refuse a fit whose
+        residual exceeds ``max_residual_px`` (``--strict``)
+    landmark_guard : with ``map_agreement``, return the landmark-only head when the full fit's
+        landmark error exceeds this many times (plus 0.5 px) the landmark-only fit's; None: off
     device : torch device name ("cpu", "cuda"); "auto" takes CUDA when present
     threads : torch intra-op threads during a fit (None: leave torch's setting). The mesh is
         small: a second thread gains little and, on a busy machine, costs several times over
@@ -78,6 +84,8 @@ class FitSettings:
     normal_outlier: float | None = 0.33
     learn_camera: bool = False
     w_principal: float = 1.0
+    map_agreement: bool = True
+    landmark_guard: float | None = 1.2
     device: str = "auto"
     threads: int | None = 1
 

@@ -8,18 +8,20 @@ import logging
 import sys
 from pathlib import Path
 
-from faces import NoFaceError, PhotoError
+import numpy as np
+
+from faces import NoFaceError
 from network.checkpoint import CheckpointError
 from network.config import TrainConfig
 from network.model import BackboneWeightsError
 from network.predict import (
-    ImageReadError,
     load_predictor,
     predict,
     predict_image,
     read_image,
     write_prediction,
 )
+from rgbimage import ImageError
 
 
 def _read_config(path: Path | None) -> TrainConfig | None:
@@ -50,8 +52,9 @@ def run_predict(args: argparse.Namespace) -> None:
 
 def _predict_pixel3dmm(args: argparse.Namespace, model, mirror, resolution: int) -> None:
     """Detect and crop each photo (``--crop-size`` px), predict, write frame i of a
-    Pixel3DMM folder (cropped/, seg_og/, p3dmm/normals/, p3dmm/uv_map/;
-    :mod:`faces.pixel3dmm`)."""
+    Pixel3DMM folder (cropped/, seg_og/, p3dmm/normals/, p3dmm/uv_map/, PIPnet_landmarks/
+    from dlib's 68 points, and mica/NNNNN/identity.npy: the mean identity, zeros, as no fit
+    is made here; ``python -m fitting fit`` writes its fitted one; :mod:`faces.pixel3dmm`)."""
     from faces import face_crop
     from faces.pixel3dmm import write_frame
 
@@ -59,7 +62,8 @@ def _predict_pixel3dmm(args: argparse.Namespace, model, mirror, resolution: int)
     for index, (path, crop) in enumerate(zip(args.images, crops, strict=True)):
         normals, uv = predict_image(model, crop.rgb, resolution, args.device, args.flip_tta,
                                     mirror)
-        write_frame(args.out, index, normals, uv, crop.labels, crop.rgb)
+        write_frame(args.out, index, normals, uv, crop.labels, crop.rgb,
+                    landmarks_px=crop.landmarks_px, shape=np.zeros(0))
         print(f"{path} -> {args.out}/{{cropped,seg_og,p3dmm/normals,p3dmm/uv_map}}/"
               f"{index:05d}.png")
 
@@ -105,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         args.handler(args)
-    except (CheckpointError, ImageReadError, BackboneWeightsError, PhotoError,
-            NoFaceError) as error:
+    except (CheckpointError, ImageError, BackboneWeightsError, NoFaceError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -3,7 +3,8 @@
 Outputs per image ``<stem>``: ``<stem>_normal.png`` ((n + 1) / 2 in RGB, model frame),
 ``<stem>_uv.png`` (u in R, v in G, B = 0; u and v as stored in the template uv, *not*
 Pixel3DMM's (u, 1 - v)), ``<stem>_normal.npy`` (H, W, 3) float32 and ``<stem>_uv.npy``
-(H, W, 2) float32, at the model's resolution. ``python -m network predict --convention
+(H, W, 2) float32, at the model's resolution (a non-square image padded with black to a
+centred square first). ``python -m network predict --convention
 pixel3dmm`` writes Pixel3DMM's frame layout instead (:mod:`faces.pixel3dmm`).
 """
 
@@ -13,17 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from atomicfile import write_atomic
 from network.checkpoint import CheckpointError, load_checkpoint
 from network.config import TrainConfig, config_hash
 from network.model import NormalUvPredictor
 from network.uv_mirror import UvMirror
-
-
-class ImageReadError(ValueError):
-    """An input image is missing or not a readable image."""
+from rgbimage import read_rgb
 
 
 def load_predictor(checkpoint: Path, expected_config: TrainConfig | None = None,
@@ -68,16 +66,17 @@ def load_predictor(checkpoint: Path, expected_config: TrainConfig | None = None,
 
 
 def read_image(path: Path, resolution: int) -> torch.Tensor:
-    """Read an image file as float32 (3, resolution, resolution) in [0, 1] (bilinear resize)."""
-    path = Path(path)
-    try:
-        with Image.open(path) as image:
-            rgb = image.convert("RGB").resize((resolution, resolution), Image.BILINEAR)
-    except (FileNotFoundError, IsADirectoryError) as error:
-        raise ImageReadError(f"{path}: no such image file") from error
-    except (UnidentifiedImageError, OSError) as error:
-        raise ImageReadError(f"{path}: not a readable image ({error})") from error
-    return torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    """Read an image file (:func:`rgbimage.read_rgb`; ImageError naming the file) as float32
+    (3, resolution, resolution) in [0, 1]: a non-square image is padded with black to a
+    centred square first (never squashed), then resized (bilinear, antialiased)."""
+    rgb = read_rgb(path)
+    height, width = rgb.shape[:2]
+    side = max(height, width)
+    square = np.zeros((side, side, 3), np.uint8)
+    top, left = (side - height) // 2, (side - width) // 2
+    square[top:top + height, left:left + width] = rgb
+    image = Image.fromarray(square).resize((resolution, resolution), Image.BILINEAR)
+    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
 
 
 def predict(model: NormalUvPredictor, rgb: torch.Tensor, flip_tta: bool = False,

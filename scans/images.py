@@ -12,6 +12,7 @@ from PIL import Image
 from scipy import ndimage
 
 from atomicfile import write_bytes as atomic_write_bytes
+from rgbimage import ImageError, read_rgb
 from scans.errors import ScanError
 
 
@@ -40,12 +41,13 @@ def zip_members(zip_path: Path) -> list[str]:
 
 
 def decode_image(data: bytes, where: str | Path, mode: str = "RGB") -> np.ndarray:
-    """Decode image bytes to (H, W, 3) uint8 (or (H, W) for mode "L")."""
+    """Decode image bytes to (H, W, 3) uint8 (or (H, W) for mode "L") with
+    :func:`rgbimage.read_rgb`; its ImageError becomes a ScanError naming ``where``."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            return np.asarray(img.convert(mode))
-    except Exception as exc:  # Pillow raises many types for bad data
-        raise ScanError(where, f"unreadable image: {exc}") from None
+        rgb = read_rgb(data, name=str(where))
+    except ImageError as exc:
+        raise ScanError(where, f"unreadable image: {str(exc).removeprefix(f'{where}: ')}") from None
+    return np.asarray(Image.fromarray(rgb).convert("L")) if mode == "L" else rgb
 
 
 def read_image(path: Path, member: str | None = None) -> np.ndarray:

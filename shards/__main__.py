@@ -1,5 +1,6 @@
 """``python -m shards verify DIR``, ``python -m shards show FILE --index N --out PNG`` and
-``python -m shards export FILE --out DIR --convention pixel3dmm [--index N ...]``."""
+``python -m shards export FILE --out DIR --convention pixel3dmm [--index N ...] [--model PKL]
+[--normals-frame tracker]``."""
 
 from __future__ import annotations
 
@@ -25,13 +26,20 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--out", required=True)
     export.add_argument("--convention", choices=["pixel3dmm"], required=True)
     export.add_argument("--index", type=int, nargs="+", help="samples (default: all)")
+    export.add_argument("--model", help="FLAME model pickle: label ears and scalp, write "
+                                         "PIPnet_landmarks/ (default: neither)")
+    export.add_argument("--normals-frame", choices=["model", "tracker"], default="model",
+                        help="model: as stored; tracker: neck rotation removed, as "
+                             "Pixel3DMM's tracker renders them")
     args = parser.parse_args(argv)
     if args.command == "export":
+        from flame import ModelFileError, load_model
         from shards.pixel3dmm_export import export_pixel3dmm
 
         try:
-            ids = export_pixel3dmm(args.file, args.out, args.index)
-        except (ShardError, IndexError) as err:
+            model = load_model(args.model) if args.model else None
+            ids = export_pixel3dmm(args.file, args.out, args.index, model, args.normals_frame)
+        except (ShardError, IndexError, ModelFileError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
         print(f"{args.file}: {len(ids)} samples -> {args.out} (Pixel3DMM frames)")

@@ -9,7 +9,7 @@ import pytest
 import skimage
 from PIL import Image
 
-from faces import NoFaceError, PhotoError, detect_faces, face_crop, read_photo
+from faces import NoFaceError, detect_faces, face_crop, read_photo
 from faces.crop import square_box
 from faces.pixel3dmm import (
     NORMAL_CLASSES,
@@ -23,6 +23,7 @@ from faces.pixel3dmm import (
     write_frame,
 )
 from faces.segment import LABEL
+from rgbimage import ImageError
 
 DATA = Path(skimage.__file__).parent / "data"
 ASTRONAUT = DATA / "astronaut.png"  # public-domain NASA portrait shipped in the wheel
@@ -106,13 +107,13 @@ def test_bad_photos_raise_errors_naming_the_file(tmp_path):
     truncated = tmp_path / "truncated.jpg"
     Image.open(ASTRONAUT).save(truncated, quality=90)
     truncated.write_bytes(truncated.read_bytes()[:4000])
-    with pytest.raises(PhotoError, match=f"{truncated}: not a readable image"):
+    with pytest.raises(ImageError, match=f"{truncated}: not a readable image"):
         face_crop(truncated, 256)
     tiny = tmp_path / "tiny.png"
     Image.fromarray(np.full((20, 20, 3), 128, np.uint8)).save(tiny)
-    with pytest.raises(PhotoError, match=f"{tiny}: image is 20x20 pixels, too small"):
+    with pytest.raises(ImageError, match=f"{tiny}: image is 20x20 pixels, too small"):
         face_crop(tiny, 256)
-    with pytest.raises(PhotoError, match="no such image file"):
+    with pytest.raises(ImageError, match="no such image file"):
         face_crop(tmp_path / "missing.jpg", 256)
 
 
@@ -143,7 +144,7 @@ def test_pixel3dmm_encoding_round_trips_within_8_bit_steps(tmp_path):
     assert np.abs(frame["uv"][4:] - uv[4:]).max() <= 0.5 / 255 + 1e-6
 
 
-def test_two_faces_largest_first_and_face_1_picks_the_other(tmp_path):
+def test_two_faces_listed_most_confident_first_and_face_1_picks_the_other(tmp_path):
     # The suit of the astronaut gets false boxes at this image size (HOG margins 0.02-0.23,
     # one larger than the faces): the score threshold drops them.
     photo = np.asarray(Image.open(ASTRONAUT).convert("RGB"))
@@ -152,7 +153,30 @@ def test_two_faces_largest_first_and_face_1_picks_the_other(tmp_path):
     pair[:, :512], pair[:420, 512:] = photo, small
     path = tmp_path / "pair.png"
     Image.fromarray(pair).save(path)
-    largest, other = face_crop(path, 128), face_crop(path, 128, face_index=1)
-    assert largest.n_faces == 2
-    assert largest.face.box_xyxy[2] < 512 <= other.face.box_xyxy[0]
-    assert largest.face.area > 1.2 * other.face.area
+    first, other = face_crop(path, 128), face_crop(path, 128, face_index=1)
+    assert first.n_faces == 2 and (first.index, other.index) == (0, 1)
+    assert first.face.score >= other.face.score
+    boxes = sorted([first.face.box_xyxy, other.face.box_xyxy], key=lambda box: box[0])
+    assert boxes[0][2] < 512 <= boxes[1][0]
+
+
+def test_small_face_is_found_by_the_upsampled_retry():
+    photo = Image.open(ASTRONAUT).convert("RGB").resize((256, 256))  # face about 44 px
+    canvas = np.full((700, 900, 3), 120, np.uint8)
+    canvas[200:456, 300:556] = np.asarray(photo)
+    assert detect_faces(canvas, retry_upsampled=False) == []
+    faces = detect_faces(canvas)
+    assert len(faces) == 1 and faces[0].upsample == 1
+    x0, y0, x1, y1 = faces[0].box_xyxy
+    assert 300 < x0 < x1 < 556 and 200 < y0 < y1 < 456
+
+
+def test_cnn_detector_finds_the_cameraman_that_hog_misses():
+    # scikit-image's camera.png: a photographer in profile-ish three-quarter view.
+    rgb = read_photo(DATA / "camera.png")
+    assert detect_faces(rgb, "hog") == []
+    (face,) = detect_faces(rgb, "cnn")
+    assert face.detector == "cnn" and face.score > 0.3
+    assert face.landmarks_px.shape == (68, 2)
+    with pytest.raises(ValueError, match="unknown detector"):
+        detect_faces(rgb, "mtcnn")
