@@ -26,8 +26,9 @@ from PIL import Image
 
 from faces.pixel3dmm import WFLW_2_IBUG68, ibug68_from_wflw98, wflw98_from_ibug68
 from faces.segment import LABEL
-from fitting.geometry import vertex_normals
 from flame import FLAME
+from geometry import axis_angle_to_matrix
+from geometry.tensors import vertex_normals
 from rendering import Renderer
 from shards import ShardInfo, write_shard
 from shards.__main__ import main as shards_main
@@ -140,10 +141,7 @@ def test_tracker_frame_normals_equal_the_mesh_without_neck_rotation(standin_mode
 
     posed = normals(pose)
     # The tracker's normals: the no-neck mesh's, with the global rotation undone (opt_post).
-    global_r = torch.as_tensor(pose[0])
-    from flame import axis_angle_to_matrix
-
-    expected = normals(noneck) @ axis_angle_to_matrix(global_r).numpy()
+    expected = normals(noneck) @ axis_angle_to_matrix(pose[0])
     weights = np.asarray(model.weights)
     head = weights[:, 0] < 1e-6  # vertices skinned only below the neck joint (head, jaw, eyes)
     labels = np.full((model.n_vertices, 1), LABEL["face"], np.uint8)
@@ -151,6 +149,6 @@ def test_tracker_frame_normals_equal_the_mesh_without_neck_rotation(standin_mode
     angle = np.degrees(np.arccos(np.clip((converted[head] * expected[head]).sum(-1), -1, 1)))
     assert head.sum() > 1000 and np.percentile(angle, 99) < 0.5
     # Without the conversion the neck rotation (about 19 degrees) remains.
-    raw = np.degrees(np.arccos(np.clip((posed[head] @ axis_angle_to_matrix(global_r).numpy()
+    raw = np.degrees(np.arccos(np.clip((posed[head] @ axis_angle_to_matrix(pose[0])
                                         * expected[head]).sum(-1), -1, 1)))
     assert np.median(raw) > 10
