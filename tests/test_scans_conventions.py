@@ -78,7 +78,7 @@ def test_ava256_K_is_scaled_to_a_quarter_size_image(tmp_path_factory, tmp_path):
 
 def test_facescape_multiview_photos_with_scale_and_rotation_line_up(tmp_path_factory):
     raw, truth_root, options = tiny_set(tmp_path_factory, "facescape")
-    rt_scale = json.loads((Path(options["mv_root"]) / "Rt_scale_dict.json").read_text())
+    rt_scale = json.loads((Path(options["toolkit_path"]) / "predef" / "Rt_scale_dict.json").read_text())
     for record in list_scans("facescape", raw, **options):
         scale, rt = rt_scale[record.subject][str(record.options["expression_index"])]
         assert abs(np.log(scale)) > 0.15
@@ -126,7 +126,7 @@ def test_missing_rt_scale_dict_leaves_every_scan_registered_with_photos_skipped(
         tmp_path_factory, tmp_path, standin_model_path):
     raw, truth_root, options = tiny_set(tmp_path_factory, "facescape")
     root, options = _copy(raw, options, tmp_path / "facescape")
-    (Path(options["mv_root"]) / "Rt_scale_dict.json").unlink()
+    (Path(options["toolkit_path"]) / "predef" / "Rt_scale_dict.json").unlink()
     records = list_scans("facescape", root, **options)
     out = tmp_path / "registration"
     for record in records:
