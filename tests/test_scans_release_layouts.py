@@ -20,6 +20,7 @@ from rendering import Camera, Renderer, Surface, look_at_w2c
 from rendering.geometry import Light
 from reporting.sections import optional_file_lines
 from scans import ScanError, list_scans, load_scan
+from scans.cli import check_records
 from scans.datasets import optional_files
 
 DOWNLOAD_FORM = re.compile(r"^\d+--\d+--[^-]+$")  # ava-256 MugsyCapture.folder_name()
@@ -208,10 +209,13 @@ def test_ava256_texture_that_fails_to_decode_falls_back_naming_the_file(tmp_path
     member = f"color/{record.options['frame']:06d}.avif"
     zip_path = _captures(root)[0] / "decoder" / "uv_image" / "color.zip"
     _rewrite_zip(zip_path, replace={member: b"not an image"})
-    scan = load_scan(list_scans("ava256", root, **options)[0])
+    records = list_scans("ava256", root, **options)
+    scan = load_scan(records[0])
     assert scan.texture_source.endswith("color_mean.png")
     assert f"{zip_path}::{member}" in scan.texture_reason
     assert "unreadable image" in scan.texture_reason
+    problems = check_records(records)
+    assert [p[0] for p in problems] == [records[0].scan_id] and member in problems[0][1]
 
 
 def test_ava256_without_face_topology_says_textures_cannot_be_placed(tmp_path_factory,
