@@ -255,20 +255,22 @@ def list_scans(root: str | Path, face_topology_path: str | Path | None = None,
 def optional_files(root: str | Path, records: list[ScanRecord],
                    face_topology_path: str | Path | None = None, **_options) -> list[dict]:
     """What the optional files of the listed scans give, found or not (for the build's
-    statement): the face topology and the uv textures (scans per source, with reasons)."""
+    statement): the face topology and the uv textures (scans per source, with the reasons of
+    the fallbacks, frame numbers folded into ``color/<frame>.avif``)."""
     topologies = sorted({r.files["face_topology"] for r in records if "face_topology" in r.files})
     counts = {source: 0 for source in TEXTURE_SOURCES}
     reasons: dict[str, int] = {}
     for record in records:
         counts[record.options.get("texture", "grey")] += 1
         if record.options.get("texture_reason"):
-            reasons[record.options["texture_reason"]] = \
-                reasons.get(record.options["texture_reason"], 0) + 1
+            reason = re.sub(r"color/\d+\.avif", "color/<frame>.avif",
+                            record.options["texture_reason"])
+            reasons[reason] = reasons.get(reason, 0) + 1
     return [
         {"file": "face_topology.obj", "found": bool(topologies), "path": ", ".join(topologies),
          "searched": [str(face_topology_path or Path(root) / "face_topology.obj")],
-         "lost": "" if topologies else "faces and uv: scans are point clouds, sampled views "
-                                       "render no surface colour (grey)"},
+         "lost": "" if topologies else "faces and uv: scans are read as point clouds and "
+                                       "their uv textures cannot be placed"},
         {"file": f"{TEXTURE_ZIP} / {TEXTURE_MEAN}", "found": counts["frame"] == len(records),
          "path": "", "scans": counts,
          "reasons": [{"reason": k, "scans": v} for k, v in sorted(reasons.items())],

@@ -189,8 +189,9 @@ def test_ava256_texture_falls_back_to_the_mean_then_grey_with_reasons(tmp_path_f
     statement = optional_files("ava256", root, [first, second], **options)
     textures = next(e for e in statement if "scans" in e)
     assert textures["scans"] == {"frame": 1, "mean": 1, "grey": 0}
-    assert textures["reasons"][0]["scans"] == 1 and "1 scan(s) coloured by the capture's mean" \
-        in textures["lost"]
+    assert textures["reasons"] == [{"reason": "uv_image/color.zip has no color/<frame>.avif",
+                                    "scans": 1}]
+    assert "1 scan(s) coloured by the capture's mean" in textures["lost"]
 
     (decoder / "uv_image" / "color_mean.png").unlink()
     first = list_scans("ava256", root, **options)[0]
@@ -230,6 +231,7 @@ def test_ava256_without_face_topology_says_textures_cannot_be_placed(tmp_path_fa
     lines = optional_file_lines("ava256", statement)
     assert lines[0].startswith("ava256 face_topology.obj: MISSING")
     assert "point clouds" in lines[0] and "grey 2" in lines[1]
+    assert "no face_topology.obj: the uv textures cannot be placed (2)" in lines[1]
 
 
 # ---- FaceScape toolkit files -------------------------------------------------------------
