@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import sys
 import time
 
 import luigi
@@ -19,8 +19,6 @@ from registration.worker import read_scan_status, register_record, summarise_dat
 from rendering.photo_alignment import AlignmentThresholds
 from reporting.sections import optional_file_lines
 from scans.datasets import LAYOUTS
-
-log = logging.getLogger(__name__)
 
 
 class RegisterDataset(luigi.Task):
@@ -57,8 +55,9 @@ class RegisterDataset(luigi.Task):
                                f"{dataset_root(self.dataset) or 'the synthetic root'} (looked "
                                f"for {LAYOUTS[self.dataset]})")
         statement = optional_files_statement(self.dataset, [r for r, _ in scans.values()])
-        for line in optional_file_lines(self.dataset, statement):
-            log.log(logging.WARNING if "lost:" in line else logging.INFO, line)
+        if statement:  # said once per data set, before any work (and in the summary)
+            print("\n".join(["optional files:", *optional_file_lines(self.dataset, statement)]),
+                  file=sys.stderr)
         folder = registration_dir(self.dataset)
         todo = [(record, key) for record, key in scans.values()
                 if read_scan_status(folder / record.scan_id).get("key") != key]
