@@ -73,10 +73,12 @@ _TEXTURED_FS = _SURFACE_FS.replace("ALBEDO_IN", "uniform sampler2D albedo;\nin v
 _TEXTURED_VS = _SURFACE_VS.replace("in vec3 in_color;", "in vec2 in_uv;") \
     .replace("out vec3 v_color;", "out vec2 v_uv;").replace("v_color = in_color;", "v_uv = in_uv;")
 
-TEXTURE_SAMPLING_MAX_FACES = 2_000_000
-"""A surface with a texture and at most this many faces is drawn with the texture sampled
-per pixel (trilinear, mipmapped), corners unrolled (32 bytes a corner: 190 MB at the bound);
-above it, with its per-vertex colours (a scan that dense carries its colour per vertex)."""
+TEXELS_PER_VERTEX_MIN = 16
+"""A surface whose texture holds at least this many texels per vertex is drawn with the
+texture sampled per pixel (trilinear, mipmapped; corners unrolled); a denser surface, with
+its per-vertex colours, which then keep what the texture holds. As released: Ava256 143
+(1024^2 texels, 7,306 vertices), FaceScape TU 637 (4096^2, 26,317); NPHM scans, millions of
+vertices, stay per vertex (see docs/rendering.md)."""
 
 _CORNER_VS = """
 #version 330
@@ -198,11 +200,13 @@ class Renderer:
     def upload_surface(self, surface: Surface) -> GpuSurface:
         """Upload a scan surface once to draw it from many cameras.
 
-        A surface with a texture (and at most :data:`TEXTURE_SAMPLING_MAX_FACES` faces) is
-        coloured by sampling the texture at each pixel's interpolated uv; otherwise by its
+        A surface with a texture of at least :data:`TEXELS_PER_VERTEX_MIN` texels per vertex
+        is coloured by sampling the texture at each pixel's interpolated uv; otherwise by its
         vertex colours (albedo 0.75 without)."""
-        if surface.texture is not None and len(surface.faces) <= TEXTURE_SAMPLING_MAX_FACES:
-            return self._upload_textured(surface)
+        if surface.texture is not None:
+            texels = np.asarray(surface.texture).shape[0] * np.asarray(surface.texture).shape[1]
+            if texels >= TEXELS_PER_VERTEX_MIN * len(surface.verts_m):
+                return self._upload_textured(surface)
         verts = np.ascontiguousarray(surface.verts_m, dtype=np.float32)
         normals = vertex_normals(surface.verts_m, surface.faces)
         if surface.vertex_colors is None:
@@ -233,8 +237,8 @@ class Renderer:
                                    alignment=1)
         texture.repeat_x = texture.repeat_y = False
         texture.build_mipmaps()
-        texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
-        texture.anisotropy = 16.0  # measured: bench/ava_texture_colour.py
+        texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)  # no anisotropy:
+        # on llvmpipe it doubled a draw for 1 level of colour error (bench/ava_texture_colour.py)
         vao = self.ctx.vertex_array(
             self._textured_prog,
             [(buffers[0], "3f", "in_pos"), (buffers[1], "3f", "in_normal"),

@@ -39,7 +39,8 @@ def write_synthetic(dataset: str, raw_root: str | Path, truth_root: str | Path,
     scan_vertices : about this many vertices per scan surface (NPHM, FaceScape TU, and the
         Ava256 photo subject); tracked_vertices : Ava256's tracked-mesh topology size;
     texture_tile : texture height in pixels (width is 5 tiles; Ava256's uv textures are
-        texture_tile square); photo_size : (width, height)
+        4 x texture_tile square, 1024 at the build's 256 as released); photo_size : (width,
+        height)
     of FaceScape photos (Ava256 photos are its 2668 x 4096 sensor / ``ava256_downscale``);
     head_pose_form ("txt" | "npy"), calibration_form ("json" | "pkl"): Ava256 file forms;
     ava256_folder_form: capture folder names, "download" (as ava-256's download.py writes
@@ -60,7 +61,7 @@ def write_synthetic(dataset: str, raw_root: str | Path, truth_root: str | Path,
         return write_ava256(ict, raw_root, truth_root, subjects, expressions, seed,
                             scan_vertices, tracked_vertices, noise_m, detail_m, views,
                             ava256_downscale, head_pose_form, calibration_form,
-                            ava256_folder_form, texture_tile)
+                            ava256_folder_form, 4 * texture_tile)
     raise ValueError(f"unknown data set {dataset!r}; known: {DATASETS}")
 
 

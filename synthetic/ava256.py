@@ -212,7 +212,8 @@ def write_ava256(ict: IctModel, raw_root: Path, truth_root: Path, subjects: int,
                 rng_t = np.random.default_rng([seed, DATASET_KEY, s, e, j, 1])
                 frame_skin = skin * (1 + texel_detail(rng_t, texture_size) / 2)
                 uv_texture = np.clip(frame_skin * rng_t.uniform(0.8, 1.15), 0, 255).astype(np.uint8)
-                textures[f"color/{name}.avif"] = encode_image(uv_texture, "AVIF", 95)
+                textures[f"color/{name}.avif"] = encode_image(uv_texture, "AVIF", 95,
+                                                              avif_speed=10)  # 10x faster
                 clean = tracked.positions(head.ict_verts)
                 track = clean + rng.normal(0, noise_m, clean.shape)
                 meshes[f"{name}.ply"] = ply_bytes(track / M_PER_MM)  # head frame, mm

@@ -119,8 +119,9 @@ def test_ava256_each_frame_reads_its_own_uv_texture_upright(tmp_path_factory):
 
 
 def _ambient_view(scan, renderer: Renderer) -> Camera:
+    """A close view (texture magnified: the check is where colour lands, not filtering)."""
     target = scan.verts_m.mean(axis=0)
-    K = np.array([[300.0, 0, 95.5], [0, 300.0, 95.5], [0, 0, 1]])
+    K = np.array([[800.0, 0, 127.5], [0, 800.0, 127.5], [0, 0, 1]])
     return Camera(K, look_at_w2c(target + [0.05, 0.02, 0.6], target), renderer.width,
                   renderer.height)
 
@@ -147,13 +148,16 @@ def test_ava256_sampled_view_is_coloured_by_the_texture_where_the_surface_is(
     record = list_scans("ava256", raw, **options)[0]
     scan = load_scan(record)
     texture_true = _truth_texture(truth_root, record.scan_id)
-    renderer = Renderer(192, 192)
+    renderer = Renderer(256, 256)
     try:
         camera = _ambient_view(scan, renderer)
         textured = Surface(scan.verts_m, scan.faces, scan.vertex_colors, scan.texture,
                            scan.uv_corners)
         flipped_uv = scan.uv_corners * [1, -1] + [0, 1]
         wrong = Surface(scan.verts_m, scan.faces, None, scan.texture, flipped_uv)
+        gpu = renderer.upload_surface(textured)
+        assert gpu.texture is not None  # 512^2 texels over ~11k vertices: sampled per pixel
+        gpu.release()
         error = _colour_error(renderer, scan, textured, texture_true, camera)
         wrong_error = _colour_error(renderer, scan, wrong, texture_true, camera)
         maps = {name: renderer.render_surface(s.verts_m, s.faces, camera, s.vertex_colors,
@@ -162,7 +166,8 @@ def test_ava256_sampled_view_is_coloured_by_the_texture_where_the_surface_is(
                                 ("grey", Surface(scan.verts_m, scan.faces)))}
     finally:
         renderer.release()
-    assert error < 4.0 and wrong_error > 5 * error, (error, wrong_error)
+    print(f"colour error {error:.2f}, with v flipped {wrong_error:.2f} levels")
+    assert error < 3.0 and wrong_error > 5 * error, (error, wrong_error)
     # skin, not the 0.75 grey of a scan without colour; normals and depth exactly as before
     inside = maps["textured"]["mask"]
     assert np.ptp(maps["textured"]["rgb"][inside].mean(axis=0)) > 20
@@ -301,5 +306,5 @@ def test_uv_texture_avif_members_decode(tmp_path_factory):
     with zipfile.ZipFile(_captures(raw)[0] / "decoder" / "uv_image" / "color.zip") as archive:
         names = archive.namelist()
         image = Image.open(io.BytesIO(archive.read(names[0])))
-        assert image.format == "AVIF" and image.size == (128, 128)
+        assert image.format == "AVIF" and image.size == (512, 512)  # 4 x texture_tile
     assert all(re.fullmatch(r"color/\d{6}\.avif", n) for n in names)
