@@ -68,6 +68,9 @@ class data(luigi.Config):  # noqa: N801
         default="", description="FaceScape toolkit landmark_indices.npz")
     facescape_rt_scale = luigi.Parameter(
         default="", description="FaceScape toolkit Rt_scale_dict.json")
+    facescape_toolkit = luigi.Parameter(
+        default="", description="FaceScape toolkit (a clone of zhuhao-nju/facescape or its "
+        "toolkit/ folder): predef/ is searched for the two files above when they are empty")
     ava256_root = luigi.Parameter(default="", description="Ava256 root; empty: synthetic")
     ava256_face_topology = luigi.Parameter(default="", description="Ava256 face_topology.obj")
     ava256_frames_per_segment = luigi.IntParameter(default=1)

@@ -9,6 +9,7 @@ from pipeline.config import config_hash, data
 from pipeline.keyed import read_json
 from pipeline.paths import raw_dir
 from scans import ScanRecord, list_scans
+from scans.datasets import optional_files
 
 
 def dataset_root(dataset: str) -> Path | None:
@@ -27,7 +28,8 @@ def adapter_options(dataset: str) -> dict:
     options = {
         "facescape": {"mv_root": settings.facescape_mv_root,
                       "rt_scale_path": settings.facescape_rt_scale,
-                      "landmark_indices_path": settings.facescape_landmarks},
+                      "landmark_indices_path": settings.facescape_landmarks,
+                      "toolkit_path": settings.facescape_toolkit},
         "ava256": {"face_topology_path": settings.ava256_face_topology,
                    "frames_per_segment": settings.ava256_frames_per_segment},
     }.get(dataset, {})
@@ -45,6 +47,12 @@ def list_records(dataset: str) -> list[ScanRecord]:
     if not root.exists():
         return []
     return sorted(list_scans(dataset, root, **adapter_options(dataset)), key=lambda r: r.scan_id)
+
+
+def optional_files_statement(dataset: str, records: list[ScanRecord]) -> list[dict]:
+    """Which optional files the data set's scans have, found or not, and what is lost without
+    each (:func:`scans.datasets.optional_files`)."""
+    return optional_files(dataset, scan_root(dataset), records, **adapter_options(dataset))
 
 
 def file_stamp(path: str | Path) -> list:

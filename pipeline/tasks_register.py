@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import luigi
@@ -12,10 +13,12 @@ from pipeline.dask_pool import dask_client, map_with_progress
 from pipeline.keyed import KeyedJsonTarget
 from pipeline.lock import hold_build_lock
 from pipeline.paths import out_dir, registration_dir, truth_dir
-from pipeline.sources import dataset_root, list_records, record_key
+from pipeline.sources import dataset_root, list_records, optional_files_statement, record_key
 from pipeline.tasks_data import PrepareModel, RawData
 from registration.worker import read_scan_status, register_record, summarise_dataset
 from rendering.photo_alignment import AlignmentThresholds
+from reporting.sections import optional_file_lines
+from scans.datasets import LAYOUTS
 
 
 class RegisterDataset(luigi.Task):
@@ -49,7 +52,12 @@ class RegisterDataset(luigi.Task):
         scans = self.scan_keys()
         if not scans:
             raise RuntimeError(f"{self.dataset}: no scans found under "
-                               f"{dataset_root(self.dataset) or 'the synthetic root'}")
+                               f"{dataset_root(self.dataset) or 'the synthetic root'} (looked "
+                               f"for {LAYOUTS[self.dataset]})")
+        statement = optional_files_statement(self.dataset, [r for r, _ in scans.values()])
+        if statement:  # said once per data set, before any work (and in the summary)
+            print("\n".join(["optional files:", *optional_file_lines(self.dataset, statement)]),
+                  file=sys.stderr)
         folder = registration_dir(self.dataset)
         todo = [(record, key) for record, key in scans.values()
                 if read_scan_status(folder / record.scan_id).get("key") != key]
@@ -61,5 +69,5 @@ class RegisterDataset(luigi.Task):
                               truth_dir=str(truth_dir(self.dataset)), settings=settings)
         summary = summarise_dataset(folder, [record.scan_id for record, _ in scans.values()])
         summary.update(dataset=self.dataset, registered_now=len(todo),
-                       seconds=time.perf_counter() - start)
+                       seconds=time.perf_counter() - start, optional_files=statement)
         self.output().write(summary)

@@ -65,6 +65,8 @@ class Report(luigi.Task):
         pictures = report_dir() / "pictures"
         page_sections = [
             ("Data sets", sections.dataset_table(summary["datasets"])),
+            ("Optional files", sections.optional_files(
+                {d: r.get("optional_files", []) for d, r in registration.items()})),
             ("Quarantined scans", sections.quarantine_list(quarantine)),
             ("Registration accuracy", sections.registration_table(registration)),
             ("Registration error heat-maps",

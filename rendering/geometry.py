@@ -30,11 +30,17 @@ class Surface:
     verts_m : (N, 3) float, metres, model frame
     faces : (M, 3) int, vertex indices
     vertex_colors : (N, 3) uint8 or None
+    texture : (H, W, 3) uint8 or None; with ``uv_corners``, the renderer samples it per pixel
+        (see :meth:`rendering.renderer.Renderer.upload_surface`)
+    uv_corners : (M, 3, 2) float per-corner texture coordinates (v up, OBJ style) or None
+        (unused without a texture)
     """
 
     verts_m: np.ndarray
     faces: np.ndarray
     vertex_colors: np.ndarray | None = None
+    texture: np.ndarray | None = None
+    uv_corners: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         check_mesh(self.verts_m, self.faces, "Surface")
@@ -43,6 +49,16 @@ class Surface:
             if colors.shape != (len(self.verts_m), 3) or colors.dtype != np.uint8:
                 raise ValueError(f"Surface: vertex_colors must be (N, 3) uint8 with "
                                  f"N={len(self.verts_m)}, got {colors.shape} {colors.dtype}")
+        if self.texture is not None:
+            if self.uv_corners is None:
+                raise ValueError("Surface: a texture needs uv_corners")
+            texture, uv = np.asarray(self.texture), np.asarray(self.uv_corners)
+            if texture.ndim != 3 or texture.shape[2] != 3 or texture.dtype != np.uint8:
+                raise ValueError(f"Surface: texture must be (H, W, 3) uint8, got "
+                                 f"{texture.shape} {texture.dtype}")
+            if uv.shape != (len(self.faces), 3, 2):
+                raise ValueError(f"Surface: uv_corners must be ({len(self.faces)}, 3, 2), got "
+                                 f"{uv.shape}")
 
 
 @dataclass(frozen=True)

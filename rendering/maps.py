@@ -42,7 +42,8 @@ def render_training_maps(renderer: Renderer, scan_surface: Surface | GpuSurface,
     Parameters
     ----------
     renderer : sized like ``camera``
-    scan_surface : the scan (or its upload); a scan without colours renders grey (albedo 0.75)
+    scan_surface : the scan (or its upload); ``rgb`` is its texture sampled per pixel where
+        it has one, else its vertex colours, else grey (albedo 0.75)
     registered_mesh : the FLAME-topology mesh with uv (or its upload)
     camera : OpenCV camera
     light : shading light (None: a headlight)

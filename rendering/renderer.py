@@ -55,8 +55,8 @@ uniform vec3 light_dir;
 uniform vec3 light_color;
 uniform float ambient;
 uniform float diffuse;
+ALBEDO_IN
 in vec3 v_normal;
-in vec3 v_color;
 in float v_depth;
 layout(location = 0) out vec4 out_normal_depth;
 layout(location = 1) out vec4 out_rgb;
@@ -65,9 +65,21 @@ void main() {
     if (!gl_FrontFacing) n = -n;
     out_normal_depth = vec4(n, v_depth);
     float shade = ambient + diffuse * max(dot(n, light_dir), 0.0);
-    out_rgb = vec4(clamp(v_color * light_color * shade, 0.0, 1.0), 1.0);
+    out_rgb = vec4(clamp(ALBEDO * light_color * shade, 0.0, 1.0), 1.0);
 }
 """
+_COLOR_FS = _SURFACE_FS.replace("ALBEDO_IN", "in vec3 v_color;").replace("ALBEDO", "v_color")
+_TEXTURED_FS = _SURFACE_FS.replace("ALBEDO_IN", "uniform sampler2D albedo;\nin vec2 v_uv;") \
+    .replace("ALBEDO", "texture(albedo, v_uv).rgb")
+_TEXTURED_VS = _SURFACE_VS.replace("in vec3 in_color;", "in vec2 in_uv;") \
+    .replace("out vec3 v_color;", "out vec2 v_uv;").replace("v_color = in_color;", "v_uv = in_uv;")
+
+TEXELS_PER_VERTEX_MIN = 16
+"""A surface whose texture holds at least this many texels per vertex is drawn with the
+texture sampled per pixel (trilinear, mipmapped; corners unrolled); a denser surface, with
+its per-vertex colours, which then keep what the texture holds. As released: Ava256 143
+(1024^2 texels, 7,306 vertices), FaceScape TU 637 (4096^2, 26,317); NPHM scans, millions of
+vertices, stay per vertex (see docs/rendering.md)."""
 
 _CORNER_VS = """
 #version 330
@@ -99,16 +111,20 @@ _CORNER_BARY = np.array([[1, 0], [0, 1], [0, 0]], dtype=np.float32)
 
 @dataclass
 class GpuSurface:
-    """A :class:`Surface` uploaded to a renderer (indexed; smooth vertex normals)."""
+    """A :class:`Surface` uploaded to a renderer (smooth vertex normals; indexed with
+    per-vertex colour, or corners unrolled with uv and ``texture``)."""
 
     vao: moderngl.VertexArray
     buffers: tuple[moderngl.Buffer, ...]
+    texture: moderngl.Texture | None = None
 
     def release(self) -> None:
-        """Free the GPU buffers."""
+        """Free the GPU buffers and texture."""
         self.vao.release()
         for buffer in self.buffers:
             buffer.release()
+        if self.texture is not None:
+            self.texture.release()
 
 
 @dataclass
@@ -161,7 +177,9 @@ class Renderer:
         self.ctx.front_face = "cw"  # see rendering.camera.gl_projection
         size = (self.width, self.height)
         self._surface_prog = self.ctx.program(vertex_shader=_SURFACE_VS,
-                                              fragment_shader=_SURFACE_FS)
+                                              fragment_shader=_COLOR_FS)
+        self._textured_prog = self.ctx.program(vertex_shader=_TEXTURED_VS,
+                                               fragment_shader=_TEXTURED_FS)
         self._corner_prog = self.ctx.program(vertex_shader=_CORNER_VS,
                                              fragment_shader=_CORNER_FS)
         self._surface_fbo = self.ctx.framebuffer(
@@ -181,7 +199,15 @@ class Renderer:
     # ---- uploads -------------------------------------------------------------------------
 
     def upload_surface(self, surface: Surface) -> GpuSurface:
-        """Upload a scan surface once to draw it from many cameras."""
+        """Upload a scan surface once to draw it from many cameras.
+
+        A surface with a texture of at least :data:`TEXELS_PER_VERTEX_MIN` texels per vertex
+        is coloured by sampling the texture at each pixel's interpolated uv; otherwise by its
+        vertex colours (albedo 0.75 without)."""
+        if surface.texture is not None:
+            texels = np.asarray(surface.texture).shape[0] * np.asarray(surface.texture).shape[1]
+            if texels >= TEXELS_PER_VERTEX_MIN * len(surface.verts_m):
+                return self._upload_textured(surface)
         verts = np.ascontiguousarray(surface.verts_m, dtype=np.float32)
         normals = vertex_normals(surface.verts_m, surface.faces)
         if surface.vertex_colors is None:
@@ -197,6 +223,28 @@ class Renderer:
              (buffers[2], "3f", "in_color")],
             index_buffer=index, index_element_size=4)
         return GpuSurface(vao=vao, buffers=(*buffers, index))
+
+    def _upload_textured(self, surface: Surface) -> GpuSurface:
+        """Corners unrolled (uv seams stay sharp) with position, smooth normal and uv; the
+        texture uploaded bottom row first, so GL's t is the OBJ-style v (v up), with texel
+        centres at ``(i + 0.5) / size`` and trilinear mipmapped filtering."""
+        faces = np.asarray(surface.faces).ravel()
+        pos = np.asarray(surface.verts_m, dtype=np.float32)[faces]
+        normals = vertex_normals(surface.verts_m, surface.faces)[faces]
+        uv = np.asarray(surface.uv_corners, dtype=np.float32).reshape(-1, 2)
+        buffers = tuple(self.ctx.buffer(np.ascontiguousarray(a)) for a in (pos, normals, uv))
+        image = np.ascontiguousarray(np.asarray(surface.texture)[::-1])
+        texture = self.ctx.texture((image.shape[1], image.shape[0]), 3, image.tobytes(),
+                                   alignment=1)
+        texture.repeat_x = texture.repeat_y = False
+        texture.build_mipmaps()
+        texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)  # no anisotropy:
+        # on llvmpipe it doubled a draw for 1 level of colour error (bench/ava_texture_colour.py)
+        vao = self.ctx.vertex_array(
+            self._textured_prog,
+            [(buffers[0], "3f", "in_pos"), (buffers[1], "3f", "in_normal"),
+             (buffers[2], "2f", "in_uv")])
+        return GpuSurface(vao=vao, buffers=buffers, texture=texture)
 
     def _upload_corners(self, corner_pos: np.ndarray, corner_attr: np.ndarray) -> GpuCornerMesh:
         n_faces = len(corner_pos) // 3
@@ -228,10 +276,13 @@ class Renderer:
     def draw_surface(self, gpu: GpuSurface, camera: Camera,
                      light: Light | None = None) -> dict[str, np.ndarray]:
         """Draw an uploaded surface; see :meth:`render_surface` for the result (``rgb`` is
-        always there; a surface uploaded without colours has albedo 0.75)."""
+        always there: the texture's or vertex colours, albedo 0.75 without either)."""
         if light is None:
             light = headlight(camera)
-        prog = self._surface_prog
+        prog = self._surface_prog if gpu.texture is None else self._textured_prog
+        if gpu.texture is not None:
+            gpu.texture.use(location=0)
+            prog["albedo"].value = 0
         self._set_camera(prog, camera)
         direction = np.asarray(light.direction_model, dtype=np.float64)
         prog["light_dir"].value = tuple(direction / np.linalg.norm(direction))
@@ -268,7 +319,8 @@ class Renderer:
 
     def render_surface(self, verts: np.ndarray, faces: np.ndarray, camera: Camera,
                        vertex_colors: np.ndarray | None = None,
-                       light: Light | None = None) -> dict[str, np.ndarray]:
+                       light: Light | None = None, texture: np.ndarray | None = None,
+                       uv_corners: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Render a surface with smooth vertex normals.
 
         Parameters
@@ -277,19 +329,21 @@ class Renderer:
         camera : size must match the renderer
         vertex_colors : (N, 3) uint8 or None
         light : shading light; default :func:`headlight`
+        texture : (H, W, 3) uint8 or None, sampled at ``uv_corners`` (M, 3, 2), v up
 
         Returns
         -------
         dict with ``normal`` (H, W, 3) float32 unit model-frame normals of the surface seen
         (0 on background), ``depth`` (H, W) float32 camera z in metres (0 on background),
-        ``mask`` (H, W) bool foreground, and, when colours are given, ``rgb`` (H, W, 3) uint8.
+        ``mask`` (H, W) bool foreground, and, when colours or a texture are given, ``rgb``
+        (H, W, 3) uint8.
         """
-        gpu = self.upload_surface(Surface(verts, faces, vertex_colors))
+        gpu = self.upload_surface(Surface(verts, faces, vertex_colors, texture, uv_corners))
         try:
             out = self.draw_surface(gpu, camera, light)
         finally:
             gpu.release()
-        if vertex_colors is None:
+        if vertex_colors is None and texture is None:
             del out["rgb"]
         return out
 

@@ -237,7 +237,7 @@ def _load_scan(record_json: dict, registration: Path, model: FlameModel) -> tupl
     params["scale"] = params["scale"].reshape(())
     registered_m = read_ply(registration / "mesh.ply").verts
     surface = Surface(_aligned(scan.verts_m, rotation, translation), scan.faces,
-                      scan.vertex_colors)
+                      scan.vertex_colors, scan.texture, scan.uv_corners)  # texture: sampled
     registered = UVMesh(_aligned(registered_m, rotation, translation), model.faces, model.vt,
                         model.ft)
     return scan, surface, registered, {**params, "R": rotation, "t": translation}

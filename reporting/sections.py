@@ -40,6 +40,44 @@ def dataset_table(datasets: dict[str, dict]) -> str:
     return table(header, rows)
 
 
+def optional_file_lines(dataset: str, entries: list[dict]) -> list[str]:
+    """One line per optional file of a data set (``scans.datasets.optional_files``): found
+    where, or missing, where it was looked for, and what the scans lose without it."""
+    lines = []
+    for entry in entries:
+        if "scans" in entry:
+            counts = ", ".join(f"{k} {v}" for k, v in entry["scans"].items())
+            state = f"scans by source: {counts}"
+            reasons = "; ".join(f"{r['reason']} ({r['scans']})" for r in entry["reasons"])
+            state += f" [{reasons}]" if reasons else ""
+        elif entry["found"]:
+            state = f"found: {entry['path']}"
+        else:
+            looked = ", ".join(entry["searched"]) or "not configured"
+            state = f"MISSING (looked at: {looked})"
+        lost = f" -> lost: {entry['lost']}" if entry["lost"] else ""
+        lines.append(f"{dataset} {entry['file']}: {state}{lost}")
+    return lines
+
+
+def optional_files(statements: dict[str, list[dict]]) -> str:
+    """Per data set, its optional files: found or missing, and what is lost without them."""
+    rows = []
+    for name, entries in statements.items():
+        for entry in entries:
+            if "scans" in entry:
+                found = ", ".join(f"{k} {v}" for k, v in entry["scans"].items())
+                where = "; ".join(f"{r['reason']} ({r['scans']})" for r in entry["reasons"])
+            else:
+                found = "found" if entry["found"] else "missing"
+                where = entry["path"] or "looked at: " + (", ".join(entry["searched"]) or
+                                                          "not configured")
+            rows.append([name, entry["file"], found, where, entry["lost"]])
+    if not rows:
+        return "<p>No data set has optional files.</p>"
+    return table(["data set", "file", "found", "where", "lost without it"], rows)
+
+
 def quarantine_list(quarantine: dict[str, list]) -> str:
     rows = [[dataset, q["scan_id"], q["reason"]] for dataset, qs in quarantine.items()
             for q in qs]
@@ -187,6 +225,9 @@ def console_summary(summary: dict, index_html: Path) -> str:
         lines.append(f"  {name:10s} scans {registration['scans']:4d}  registered "
                      f"{registration['registered']:4d}  quarantined {figures['quarantined']:3d}"
                      f"  samples {figures['samples']:6d}  shards {figures['shards']:4d}")
+    for name, figures in summary["datasets"].items():
+        lines += [f"  {line}" for line in
+                  optional_file_lines(name, figures["registration"].get("optional_files", []))]
     seconds = sum(v for v in summary["timings_s"].values() if v)
     lines.append(f"  stage time {seconds / 60:.1f} min (sum of the stages' last runs)")
     lines.append(f"  report: {index_html}")

@@ -2,7 +2,8 @@
 
 Layout (as released)::
 
-    ROOT/m--<date>--<time>--<subject>--GHS/decoder/
+    ROOT/<mcd>--<mct>--<sid>/decoder/            as ava-256's ``download.py`` writes it
+    ROOT/m--<mcd>--<mct>--<sid>--GHS/decoder/    as ``DATASHEET.md`` shows it
         camera_calibration.json   {"KRT": [{"cameraId", "K", "distortion", "T", ...}]}
         camera_calibration.pkl    (older releases) {cameraId: {"intrin" (3, 3), "extrin" (3, 4)}}
         frame_list.csv            rows "seg_id,frame_id" (a header line is skipped)
@@ -13,9 +14,23 @@ Layout (as released)::
         keypoints_3d/keypoints_3d.zip   <frame:06d>.npy: rows [id, x, y, z, confidence, inliers],
                                   world frame, mm
         segmentation_parts/cam<id>.zip  label PNGs (1 hair, 2 body, ...); not read here
+        uv_image/color.zip        color/<frame:06d>.avif: the frame's uv texture (1024 x 1024)
+                                  in face_topology.obj's uv
+        uv_image/color_mean.png   the capture's mean uv texture
 
 Conventions, from ava-256's own code (github.com/facebookresearch/ava-256):
 
+- ``download.py`` ``main`` saves every asset under ``output_dir / capture.folder_name() /
+  "decoder"``, where ``MugsyCapture.folder_name()`` (``download.py`` and ``data/utils.py``) is
+  ``f"{mcd}--{mct}--{sid}"``; ``DATASHEET.md`` shows ``m--{mcd}--{mct}--{sid}--GHS``. Both
+  forms are read (:data:`CAPTURE_FORMS`); the same capture in both is an error.
+- ``data/ava_dataset.py`` ``SingleCaptureDataset.fetch_data_from_disk`` (and
+  ``data/utils.py`` ``get_framelist_neuttex_and_neutvert``) read a frame's texture as
+  ``uv_image/color.zip`` member ``color/<int(frame):06d>.avif`` and the capture's mean as
+  ``uv_image/color_mean.png`` (``SingleCaptureDataset.__init__``). The texture is laid out in
+  ``face_topology.obj``'s uv with v up: ``utils.py`` ``create_uv_baridx`` rasterises the uv
+  unflipped and then ``np.flipud``s the image, so image row 0 is v = 1
+  (``make_closest_uv_barys``: "OpenGL convention with Y=0 on the bottom").
 - ``demos/mesh.py`` ``plot_mesh_on_image``: ``vertices = head_pose @ [v; 1]`` then
   ``intrin @ extrin``: tracked vertices are in the head frame and ``head_pose`` takes them to
   the world, where the cameras are (``data/ava_dataset.py`` ``SingleCaptureDataset.__getitem__``
@@ -38,6 +53,10 @@ Options: ``face_topology_path`` (the topology's ``face_topology.obj``; default
 ``frames_per_segment`` (default 1: that many frames spread evenly over each segment of
 frame_list.csv, the middle one when 1). ``subject`` is the capture's subject id,
 ``expression`` the segment id, ``scan_id`` ``<capture folder>--<frame:06d>``.
+Texture (``Scan.texture``, and ``vertex_colors`` sampled from it): the frame's
+``color.zip`` member, else ``color_mean.png``, else none (grey), each fallback with its
+reason in ``record.options["texture_reason"]`` (chosen at listing from the zip's member list)
+and ``Scan.texture_reason`` (also when a listed texture fails to decode at load).
 The scan's frame is the head frame in metres (``to_metres = diag(1e-3)``), taken to have
 FLAME's axes; keypoints and cameras are brought into it with ``inverse(head_pose)``.
 Landmarks are keypoint rows with ids 0-67 (None when those are not all there). A photo whose
@@ -61,7 +80,7 @@ from PIL import Image
 from flame.safe_pickle import UnsafePickleError, load_pickle
 from scans.errors import ScanError
 from scans.geometry import check_size_m, transform_points
-from scans.images import read_zip_member, zip_members
+from scans.images import read_image, read_zip_member, vertex_colors_from_texture, zip_members
 from scans.meshio import check_mesh, read_obj, read_ply
 from scans.records import Photo, Scan, ScanRecord
 
@@ -69,7 +88,16 @@ log = logging.getLogger(__name__)
 
 DATASET = "ava256"
 MM_TO_M = 1e-3
-CAPTURE_NAME = re.compile(r"^m--(\d+)--(\d+)--([^-]+)--GHS$")
+CAPTURE_FORMS = {
+    "<mcd>--<mct>--<sid> (ava-256 download.py)": re.compile(r"^(\d+)--(\d+)--([^-]+)$"),
+    "m--<mcd>--<mct>--<sid>--GHS (ava-256 DATASHEET.md)":
+        re.compile(r"^m--(\d+)--(\d+)--([^-]+)--GHS$"),
+}
+"""Capture folder name forms -> pattern with groups (mcd, mct, sid)."""
+TEXTURE_ZIP = Path("uv_image") / "color.zip"
+TEXTURE_MEAN = Path("uv_image") / "color_mean.png"
+TEXTURE_SOURCES = ("frame", "mean", "grey")
+"""``record.options["texture"]``: the frame's uv texture, the capture's mean, or none."""
 KRT_KEYS = ("cameraId", "K", "distortion", "T")
 SENSOR_SIZE = (2668, 4096)
 """(width, height) the calibration is for (ava-256 ``utils.py`` ``load_camera_calibration``)."""
@@ -121,20 +149,75 @@ def _calibration_path(decoder: Path) -> Path:
     return decoder / CALIBRATION_FILES[0]
 
 
+def capture_id(name: str) -> tuple[str, str, str] | None:
+    """``(mcd, mct, sid)`` of a capture folder name in either form of
+    :data:`CAPTURE_FORMS`; None for any other name."""
+    for pattern in CAPTURE_FORMS.values():
+        match = pattern.match(name)
+        if match:
+            return match.group(1), match.group(2), match.group(3)
+    return None
+
+
+def find_captures(root: Path) -> list[Path]:
+    """Capture folders under ``root`` in either name form, sorted by name; a capture present
+    in both forms is an error naming both folders."""
+    seen: dict[tuple[str, str, str], Path] = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        key = capture_id(folder.name)
+        if key is None:
+            continue
+        if key in seen:
+            raise ScanError(folder, f"the same capture as {seen[key].name}: keep one of the "
+                                    "two folders")
+        seen[key] = folder
+    if not seen:
+        forms = "; ".join(CAPTURE_FORMS)
+        raise ScanError(root, f"no Ava256 capture folders: looked for ROOT/<capture>/decoder/ "
+                              f"with <capture> in the form {forms}")
+    return sorted(seen.values(), key=lambda p: p.name)
+
+
+def texture_choice(decoder: Path, frame: int, members: set[str] | None,
+                   topology: bool) -> tuple[str, str, str]:
+    """``(source, file, reason)`` of a frame's texture: ``"frame"`` and ``color.zip::color/
+    <frame:06d>.avif``, else ``"mean"`` and ``color_mean.png``, else ``"grey"`` and "";
+    ``reason`` says why a fallback was taken ("" for the frame's own). ``members``: the
+    names in color.zip (None: no readable zip); ``topology``: a face topology (its uv) is
+    known."""
+    if not topology:
+        return "grey", "", "no face_topology.obj: the uv textures cannot be placed"
+    member = f"color/{frame:06d}.avif"
+    if members is not None and member in members:
+        return "frame", f"{decoder / TEXTURE_ZIP}::{member}", ""
+    why = (f"{TEXTURE_ZIP} not found" if members is None
+           else f"{TEXTURE_ZIP} has no {member}")
+    if (decoder / TEXTURE_MEAN).is_file():
+        return "mean", str(decoder / TEXTURE_MEAN), why
+    return "grey", "", f"{why}; no {TEXTURE_MEAN}"
+
+
+def _texture_members(decoder: Path) -> set[str] | None:
+    try:
+        return set(zip_members(decoder / TEXTURE_ZIP))
+    except ScanError as exc:
+        if (decoder / TEXTURE_ZIP).exists():
+            log.warning("%s", exc)
+        return None
+
+
 def list_scans(root: str | Path, face_topology_path: str | Path | None = None,
                frames_per_segment: int = 1) -> list[ScanRecord]:
-    """Records of the chosen frames of every capture (reads frame_list.csv and the head-pose
-    zip's member list only)."""
+    """Records of the chosen frames of every capture (reads frame_list.csv and the member
+    lists of the head-pose and texture zips only)."""
     root = Path(root)
     if not root.is_dir():
         raise ScanError(root, "Ava256 root folder not found")
     if face_topology_path is None and (root / "face_topology.obj").is_file():
         face_topology_path = root / "face_topology.obj"
     records = []
-    for capture in sorted(p for p in root.iterdir() if p.is_dir()):
-        match = CAPTURE_NAME.match(capture.name)
-        if not match:
-            continue
+    for capture in find_captures(root):
+        sid = capture_id(capture.name)[2]
         decoder = capture / "decoder"
         segments: dict[str, list[int]] = {}
         for seg, frame in read_frame_list(decoder / "frame_list.csv"):
@@ -143,6 +226,7 @@ def list_scans(root: str | Path, face_topology_path: str | Path | None = None,
         pose_zip = decoder / "head_pose" / "head_pose.zip"
         pose_suffix = _head_pose_suffix(pose_zip)
         calibration = _calibration_path(decoder)
+        texture_members = _texture_members(decoder)
         for seg, frames in segments.items():
             for frame in pick_frames(frames, frames_per_segment):
                 name = f"{frame:06d}"
@@ -156,10 +240,44 @@ def list_scans(root: str | Path, face_topology_path: str | Path | None = None,
                 }
                 if face_topology_path is not None:
                     files["face_topology"] = str(face_topology_path)
-                records.append(ScanRecord(DATASET, match.group(3), seg,
-                                          f"{capture.name}--{name}", files,
-                                          {"frame": frame, "cameras": cams}, len(cams)))
+                source, texture, reason = texture_choice(
+                    decoder, frame, texture_members, face_topology_path is not None)
+                if texture:
+                    files["texture"] = texture
+                if source == "frame" and (decoder / TEXTURE_MEAN).is_file():
+                    files["texture_mean"] = str(decoder / TEXTURE_MEAN)
+                records.append(ScanRecord(DATASET, sid, seg, f"{capture.name}--{name}", files,
+                                          {"frame": frame, "cameras": cams, "texture": source,
+                                           "texture_reason": reason}, len(cams)))
     return records
+
+
+def optional_files(root: str | Path, records: list[ScanRecord],
+                   face_topology_path: str | Path | None = None, **_options) -> list[dict]:
+    """What the optional files of the listed scans give, found or not (for the build's
+    statement): the face topology and the uv textures (scans per source, with the reasons of
+    the fallbacks, frame numbers folded into ``color/<frame>.avif``)."""
+    topologies = sorted({r.files["face_topology"] for r in records if "face_topology" in r.files})
+    counts = {source: 0 for source in TEXTURE_SOURCES}
+    reasons: dict[str, int] = {}
+    for record in records:
+        counts[record.options.get("texture", "grey")] += 1
+        if record.options.get("texture_reason"):
+            reason = re.sub(r"color/\d+\.avif", "color/<frame>.avif",
+                            record.options["texture_reason"])
+            reasons[reason] = reasons.get(reason, 0) + 1
+    return [
+        {"file": "face_topology.obj", "found": bool(topologies), "path": ", ".join(topologies),
+         "searched": [str(face_topology_path or Path(root) / "face_topology.obj")],
+         "lost": "" if topologies else "faces and uv: scans are read as point clouds and "
+                                       "their uv textures cannot be placed"},
+        {"file": f"{TEXTURE_ZIP} / {TEXTURE_MEAN}", "found": counts["frame"] == len(records),
+         "path": "", "scans": counts,
+         "reasons": [{"reason": k, "scans": v} for k, v in sorted(reasons.items())],
+         "lost": "" if counts["frame"] == len(records) else
+         f"{counts['mean']} scan(s) coloured by the capture's mean texture, "
+         f"{counts['grey']} grey (rgb of their sampled views teaches no skin colour)"},
+    ]
 
 
 def _member(spec: str) -> bytes:
@@ -326,6 +444,25 @@ def read_photos(record: ScanRecord, world_mm_to_head_m: np.ndarray
     return photos, skipped
 
 
+def read_texture(record: ScanRecord) -> tuple[np.ndarray | None, str, str]:
+    """``(texture (H, W, 3) uint8 or None, source file, reason)`` of a listed frame: the
+    listed texture (the frame's ``color.zip`` member or ``color_mean.png``); a frame texture
+    that fails to decode falls back to the capture's mean, then to none, the reason naming the
+    file and the problem."""
+    reason = record.options.get("texture_reason", "")
+    for role in ("texture", "texture_mean"):
+        spec = record.files.get(role)
+        if not spec:
+            continue
+        path, _, member = spec.partition("::")
+        try:
+            return read_image(Path(path), member or None), spec, reason
+        except ScanError as exc:
+            reason = f"{reason}; {exc}" if reason else str(exc)
+            log.warning("%s: texture not used: %s", record.scan_id, exc)
+    return None, "", reason
+
+
 def load(record: ScanRecord) -> Scan:
     """Read a frame: tracked mesh (metres, head frame), landmarks, photos' cameras."""
     head_pose = read_head_pose(record.files["head_pose"])
@@ -348,7 +485,16 @@ def load(record: ScanRecord) -> Scan:
     for problem in skipped:
         log.warning("%s: photo %s dropped: %s", record.scan_id, problem["camera_id"],
                     problem["reason"])
+    texture, source, reason = None, "", ""
+    if len(faces) and uv is not None:
+        texture, source, reason = read_texture(record)
+    elif "texture" in record.files:
+        reason = f"{record.files['face_topology']} has no uv: the texture cannot be placed"
+    colors = mesh.vertex_colors
+    if texture is not None:
+        colors = vertex_colors_from_texture(texture, faces, uv, len(verts_m))
     return Scan(record=record, verts_m=verts_m, faces=faces if len(faces) else None,
-                vertex_colors=mesh.vertex_colors, texture=None,
+                vertex_colors=colors, texture=texture,
                 uv_corners=uv if len(faces) else None, landmarks_m=landmarks, photos=photos,
-                to_metres=to_metres, skipped_photos=skipped)
+                to_metres=to_metres, skipped_photos=skipped, texture_source=source,
+                texture_reason=reason or record.options.get("texture_reason", ""))

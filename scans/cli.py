@@ -23,7 +23,7 @@ def parse_options(pairs: list[str]) -> dict:
 
 def check_records(records) -> list[tuple[str, str]]:
     """Load every scan and decode every photo; return (scan_id, problem) for each failure,
-    a photo the reader dropped included."""
+    a photo the reader dropped and a listed texture that did not decode included."""
     problems = []
     for record in records:
         try:
@@ -33,6 +33,8 @@ def check_records(records) -> list[tuple[str, str]]:
             continue
         problems += [(record.scan_id, f"photo {s['camera_id']} dropped: {s['reason']}")
                      for s in scan.skipped_photos]
+        if scan.texture_reason != record.options.get("texture_reason", scan.texture_reason):
+            problems.append((record.scan_id, f"texture: {scan.texture_reason}"))  # unreadable
         for photo in scan.photos:
             try:
                 load_photo(photo)

@@ -10,9 +10,15 @@ Layout (as released)::
                                                    world-to-camera, OpenCV), <view>_distortion
                                                    (k1 k2 p1 p2 k3), <view>_width, <view>_height,
                                                    <view>_valid (invalid views are skipped)
-    RT_SCALE  Rt_scale_dict.json (toolkit ``predef/``): {"<id>": {"<n>": [scale, [[3x4 Rt]]]}}
-              that take a multi-view point to the TU model: ``v_tu = R (scale * v_mv) + t``
-    LANDMARKS landmark_indices.npz (toolkit ``predef/``), key "v10": 68 TU vertex indices
+    TOOLKIT/predef/Rt_scale_dict.json   {"<id>": {"<n>": [scale, [[3x4 Rt]]]}} that take a
+                                        multi-view point to the TU model:
+                                        ``v_tu = R (scale * v_mv) + t``
+    TOOLKIT/predef/landmark_indices.npz key "v10": 68 TU vertex indices
+
+The two ``predef/`` files ship in FaceScape's code repository (github.com/zhuhao-nju/facescape,
+``toolkit/predef/``), not in the data downloads: ``toolkit/demo_align.ipynb`` opens
+``./predef/Rt_scale_dict.json`` and ``toolkit/demo_landmark.ipynb``
+``./predef/landmark_indices.npz`` (``['v10']`` for TU models), both run from ``toolkit/``.
 
 Conventions, from FaceScape's own toolkit (github.com/zhuhao-nju/facescape, ``toolkit/``):
 
@@ -25,9 +31,13 @@ Conventions, from FaceScape's own toolkit (github.com/zhuhao-nju/facescape, ``to
   is undistorted with ``cv2.undistort(img, K, dist)``.
 - ``demo_align.ipynb`` (text): TU models are in millimetres, face to +z, top of head to +y.
 
-Options (``list_scans(root, ...)``): ``mv_root`` (no photos when None), ``rt_scale_path``
-(default ``MVROOT/Rt_scale_dict.json``), ``landmark_indices_path`` (default
-``ROOT/landmark_indices.npz`` when present; else no landmarks). Ids are the numeric folder
+Options (``list_scans(root, ...)``): ``mv_root`` (no photos when None), ``toolkit_path``
+(a clone of the repository or its ``toolkit/`` folder: ``predef/`` is searched in both),
+``rt_scale_path`` and ``landmark_indices_path`` (explicit files; used as given). Without an
+explicit path each file is searched in :func:`toolkit_candidates` order (toolkit ``predef/``,
+then ``MVROOT/Rt_scale_dict.json`` and ``ROOT/landmark_indices.npz``); a file found nowhere
+costs the scans their photos (Rt_scale_dict.json) or landmarks (landmark_indices.npz), said
+once per build by :func:`optional_files`. Ids are the numeric folder
 names; ``scan_id`` is ``<id>_<n>_<expression>``. The transform is a pure scale
 (``to_metres = diag(1e-3)``): the TU frame already has FLAME's axes. A photo's ``w2c`` is
 ``Rt`` composed with the TU -> multi-view similarity, with the scale divided out so that it
@@ -65,17 +75,53 @@ MODEL_NAME = re.compile(r"^(\d+)_([A-Za-z_]+)\.obj$")
 CAMERA_KEYS = ("K", "Rt", "distortion", "width", "height", "valid")
 
 
+TOOLKIT_FILES = {"landmark_indices": "landmark_indices.npz", "rt_scale": "Rt_scale_dict.json"}
+"""Role in ``record.files`` -> the toolkit ``predef/`` file."""
+
+
+def toolkit_candidates(role: str, root: Path, mv_root: str | Path | None,
+                       toolkit_path: str | Path | None) -> list[Path]:
+    """Where a toolkit file (:data:`TOOLKIT_FILES` role) is looked for, in order:
+    ``TOOLKIT/predef/``, ``TOOLKIT/toolkit/predef/`` (a clone of the whole repository), then
+    beside the data (``ROOT/landmark_indices.npz``, ``MVROOT/Rt_scale_dict.json``)."""
+    name = TOOLKIT_FILES[role]
+    out = []
+    if toolkit_path:
+        out += [Path(toolkit_path) / "predef" / name,
+                Path(toolkit_path) / "toolkit" / "predef" / name]
+    if role == "landmark_indices":
+        out.append(Path(root) / name)
+    elif mv_root:
+        out.append(Path(mv_root) / name)
+    return out
+
+
+def toolkit_file(role: str, explicit: str | Path | None, root: Path,
+                 mv_root: str | Path | None, toolkit_path: str | Path | None
+                 ) -> tuple[Path | None, list[Path]]:
+    """``(path found or None, paths looked at)`` of a toolkit file: ``explicit`` as given
+    (even when missing: the reader then names it), else the first existing
+    :func:`toolkit_candidates`."""
+    if explicit:
+        path = Path(explicit)
+        return (path if path.is_file() else None), [path]
+    searched = toolkit_candidates(role, root, mv_root, toolkit_path)
+    return next((p for p in searched if p.is_file()), None), searched
+
+
 def list_scans(root: str | Path, mv_root: str | Path | None = None,
                rt_scale_path: str | Path | None = None,
-               landmark_indices_path: str | Path | None = None) -> list[ScanRecord]:
+               landmark_indices_path: str | Path | None = None,
+               toolkit_path: str | Path | None = None) -> list[ScanRecord]:
     """Records of every TU model under ``ROOT/<id>/models_reg/`` (reads only params.json)."""
     root = Path(root)
     if not root.is_dir():
         raise ScanError(root, "FaceScape root folder not found")
-    if landmark_indices_path is None and (root / "landmark_indices.npz").is_file():
-        landmark_indices_path = root / "landmark_indices.npz"
-    if mv_root is not None and rt_scale_path is None:
-        rt_scale_path = Path(mv_root) / "Rt_scale_dict.json"
+    landmark_indices_path, _ = toolkit_file("landmark_indices", landmark_indices_path, root,
+                                            mv_root, toolkit_path)
+    if mv_root is not None:
+        found, searched = toolkit_file("rt_scale", rt_scale_path, root, mv_root, toolkit_path)
+        rt_scale_path = found or searched[0]  # load() names the missing file per photo
     records = []
     for subject in sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()),
                           key=lambda p: int(p.name)):
@@ -101,6 +147,32 @@ def list_scans(root: str | Path, mv_root: str | Path | None = None,
             records.append(ScanRecord(DATASET, subject.name, f"{n}_{expr}",
                                       f"{subject.name}_{n}_{expr}", files, options, n_photos))
     return records
+
+
+def optional_files(root: str | Path, records: list[ScanRecord],
+                   mv_root: str | Path | None = None, rt_scale_path: str | Path | None = None,
+                   landmark_indices_path: str | Path | None = None,
+                   toolkit_path: str | Path | None = None) -> list[dict]:
+    """The toolkit files and the multi-view root: found or not, where looked, and what the
+    listed scans lose without each (for the build's statement)."""
+    lost = {"landmark_indices": f"the 68 landmarks of {len(records)} scan(s): registration "
+                                "without landmark terms, photo views without the landmark "
+                                "check",
+            "rt_scale": f"every multi-view photo of {len(records)} scan(s) (no photo samples)"}
+    out = []
+    for role, explicit in (("landmark_indices", landmark_indices_path),
+                           ("rt_scale", rt_scale_path)):
+        if role == "rt_scale" and mv_root is None:
+            continue
+        found, searched = toolkit_file(role, explicit, Path(root), mv_root, toolkit_path)
+        out.append({"file": TOOLKIT_FILES[role], "found": found is not None,
+                    "path": str(found or ""), "searched": [str(p) for p in searched],
+                    "lost": "" if found else lost[role]})
+    out.append({"file": "multi-view root (mv_root)", "found": mv_root is not None,
+                "path": str(mv_root or ""), "searched": [],
+                "lost": "" if mv_root is not None else "every multi-view photo (no photo "
+                                                      "samples, no photo alignment)"})
+    return out
 
 
 def _read_json(path: Path) -> dict:

@@ -61,10 +61,14 @@ def read_image(path: Path, member: str | None = None) -> np.ndarray:
     return decode_image(data, path)
 
 
-def encode_image(image: np.ndarray, fmt: str, quality: int = 92) -> bytes:
-    """Encode (H, W, 3) or (H, W) uint8 as "JPEG", "PNG" or "AVIF" bytes."""
+def encode_image(image: np.ndarray, fmt: str, quality: int = 92,
+                 avif_speed: int | None = None) -> bytes:
+    """Encode (H, W, 3) or (H, W) uint8 as "JPEG", "PNG" or "AVIF" bytes (``avif_speed``
+    0-10: the AVIF encoder's speed, Pillow's default when None)."""
     buf = io.BytesIO()
     kwargs = {} if fmt == "PNG" else {"quality": quality}
+    if fmt == "AVIF" and avif_speed is not None:
+        kwargs["speed"] = avif_speed
     Image.fromarray(np.ascontiguousarray(image)).save(buf, format=fmt, **kwargs)
     return buf.getvalue()
 

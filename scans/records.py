@@ -98,6 +98,9 @@ class Scan:
     skipped_photos : ``{"camera_id", "reason"}`` per photo the reader dropped (a missing or
         unreadable camera file, calibration entry or image); a photo problem never fails the
         scan itself
+    texture_source : the file (or ``zip::member``) ``texture`` was read from; "" for none
+    texture_reason : why the texture is not the scan's own (a fallback, or none at all);
+        "" when it is (Ava256: per-frame uv texture, else the capture's mean, else grey)
     """
 
     record: ScanRecord
@@ -111,4 +114,6 @@ class Scan:
     to_metres: np.ndarray
     init_verts_m: np.ndarray | None = None
     skipped_photos: list[dict] = field(default_factory=list)
+    texture_source: str = ""
+    texture_reason: str = ""
 

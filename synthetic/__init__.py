@@ -8,7 +8,8 @@ shoulders), ``noise_m`` and ``detail_m`` (sensor noise sigma and fine-detail amp
 where there are photos ``photo_ids`` (P,), ``photo_landmarks_px`` (P, 68, 2), the true
 landmarks' undistorted pixel positions, and ``photo_silhouettes`` (P, H, W) bool, the pixels
 the scan's true surface covers in each undistorted photo (FaceScape: the TU model; Ava256:
-the noise-free tracked mesh). Ava256 adds ``head_pose`` (4, 4, head -> world, metres),
+the noise-free tracked mesh). Ava256 adds ``head_pose`` (4, 4, head -> world, metres) and
+``uv_texture`` (T, T, 3) uint8, the frame's true uv texture (before AVIF coding),
 FaceScape ``rt_scale_tu_from_mv`` (13,): scale, then the 3x4 Rt row-major.
 """
 
@@ -30,15 +31,20 @@ def write_synthetic(dataset: str, raw_root: str | Path, truth_root: str | Path,
                     noise_mm: float = 0.1, detail_mm: float = 0.1, views: int = 4,
                     photo_size: tuple[int, int] = (320, 240), tracked_vertices: int = 8000,
                     ict_path: str | Path | None = None, ava256_downscale: int = 4,
-                    head_pose_form: str = "txt", calibration_form: str = "json") -> dict:
+                    head_pose_form: str = "txt", calibration_form: str = "json",
+                    ava256_folder_form: str = "download") -> dict:
     """Write a synthetic data set in ``dataset``'s layout; return the adapter options
     (keyword arguments for ``list_scans``) that read it.
 
     scan_vertices : about this many vertices per scan surface (NPHM, FaceScape TU, and the
         Ava256 photo subject); tracked_vertices : Ava256's tracked-mesh topology size;
-    texture_tile : texture height in pixels (width is 5 tiles); photo_size : (width, height)
+    texture_tile : texture height in pixels (width is 5 tiles; Ava256's uv textures are
+        4 x texture_tile square, 1024 at the build's 256 as released); photo_size : (width,
+        height)
     of FaceScape photos (Ava256 photos are its 2668 x 4096 sensor / ``ava256_downscale``);
     head_pose_form ("txt" | "npy"), calibration_form ("json" | "pkl"): Ava256 file forms;
+    ava256_folder_form: capture folder names, "download" (as ava-256's download.py writes
+    them), "ghs" (as its DATASHEET.md shows) or "mixed";
     noise_mm : sensor noise sigma along the normal; detail_mm : fine-detail amplitude.
     """
     ict = load_ict(ict_path)
@@ -54,7 +60,8 @@ def write_synthetic(dataset: str, raw_root: str | Path, truth_root: str | Path,
     if dataset == "ava256":
         return write_ava256(ict, raw_root, truth_root, subjects, expressions, seed,
                             scan_vertices, tracked_vertices, noise_m, detail_m, views,
-                            ava256_downscale, head_pose_form, calibration_form)
+                            ava256_downscale, head_pose_form, calibration_form,
+                            ava256_folder_form, 4 * texture_tile)
     raise ValueError(f"unknown data set {dataset!r}; known: {DATASETS}")
 
 

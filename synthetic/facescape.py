@@ -4,7 +4,10 @@ does): ``Rt_scale_dict.json`` holds ``[scale, Rt]`` that take a multi-view point
 frame, ``v_tu = R (scale * v_mv) + t`` (toolkit ``demo_align.ipynb``, "align multi-view model
 to TU model"); ``params.json``'s ``<view>_Rt`` maps the multi-view frame to the camera
 (toolkit ``demo_mview_projection.ipynb`` ``projection_test``, ``src/renderer.py``
-``render_cvcam``)."""
+``render_cvcam``). The two files FaceScape ships in its code repository, not its data
+(``toolkit/predef/Rt_scale_dict.json`` and ``toolkit/predef/landmark_indices.npz``, opened as
+``./predef/...`` by ``toolkit/demo_align.ipynb`` and ``toolkit/demo_landmark.ipynb``), go to
+``raw_root/toolkit/predef/``, the way a clone of the toolkit holds them."""
 
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ EXPRESSIONS = ("neutral", "smile", "mouth_stretch", "anger", "jaw_left", "jaw_ri
                "eye_closed", "brow_raiser", "brow_lower")
 """FaceScape's 20 expressions in release order (``<n>_<name>``, n = position + 1)."""
 MV_FOLDER = "fsmview"
+TOOLKIT_FOLDER = "toolkit"
 
 
 def write_facescape(ict: IctModel, raw_root: Path, truth_root: Path, subjects: int,
@@ -44,16 +48,18 @@ def write_facescape(ict: IctModel, raw_root: Path, truth_root: Path, subjects: i
                     noise_m: float, detail_m: float, views: int,
                     photo_size: tuple[int, int]) -> dict:
     """Write TU models under ``raw_root/<id>/models_reg/``, photos under
-    ``raw_root/fsmview/`` and the truth; returns the adapter options (``mv_root``)."""
+    ``raw_root/fsmview/``, the toolkit files under ``raw_root/toolkit/predef/`` and the truth;
+    returns the adapter options (``mv_root``, ``toolkit_path``)."""
     raw_root = Path(raw_root)
     layout = build_layout(ict, scan_vertices)
     neutral_ict_lmk = ict.vertices[ict.landmarks68]
     lmk_idx = np.argmin(np.linalg.norm(layout.neutral[:, None] - neutral_ict_lmk[None], axis=2),
                         axis=0)
-    raw_root.mkdir(parents=True, exist_ok=True)
-    tmp = raw_root / ".landmark_indices.tmp.npz"
+    predef = raw_root / TOOLKIT_FOLDER / "predef"
+    predef.mkdir(parents=True, exist_ok=True)
+    tmp = predef / ".landmark_indices.tmp.npz"
     np.savez(tmp, v10=lmk_idx)
-    tmp.replace(raw_root / "landmark_indices.npz")
+    tmp.replace(predef / "landmark_indices.npz")
     mv_root = raw_root / MV_FOLDER
     rt_scale: dict[str, dict[str, list]] = {}
     for s in range(subjects):
@@ -107,5 +113,5 @@ def write_facescape(ict: IctModel, raw_root: Path, truth_root: Path, subjects: i
                         photo_landmarks_px=landmark_pixels(head.landmarks_m, cameras),
                         photo_silhouettes=np.stack(masks), rt_scale_tu_from_mv=np.array(
                             [scale, *np.hstack([rot, trans[:, None]]).ravel()]))
-    write_json(mv_root / "Rt_scale_dict.json", rt_scale, indent=1, sort_keys=False)
-    return {"mv_root": str(mv_root)}
+    write_json(predef / "Rt_scale_dict.json", rt_scale, indent=1, sort_keys=False)
+    return {"mv_root": str(mv_root), "toolkit_path": str(raw_root / TOOLKIT_FOLDER)}

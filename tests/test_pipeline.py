@@ -80,6 +80,11 @@ def test_default_build_end_to_end_writes_every_output(built):
         assert figures["samples"] == 2 * 3 + (2 if name == "facescape" else 0)
         assert verify_folder(built / "shards" / name) == []
         assert figures["registration"]["truth_error_mm"]["registered"]["mean"] < 2.0
+        statement = {e["file"]: e for e in figures["registration"]["optional_files"]}
+        if name == "facescape":  # toolkit files found in the toolkit's predef/, said once
+            assert statement["landmark_indices.npz"]["found"]
+            assert statement["Rt_scale_dict.json"]["path"].endswith(
+                "toolkit/predef/Rt_scale_dict.json")
         if name == "facescape":  # photo views lined up with the scan, measured in the build
             photos = figures["photo_alignment"]
             assert photos["accepted"] == photos["views"] == 2 * 3
@@ -92,7 +97,7 @@ def test_default_build_end_to_end_writes_every_output(built):
     assert {"oracle", "network", "landmarks"} <= set(summary["fitting"]["rows"])
     page = (built / "report" / "index.html").read_text()
     assert "data:image/png;base64," in page and "Registration accuracy" in page
-    assert "Photo alignment" in page and "photo-0.png" in page
+    assert "Photo alignment" in page and "photo-0.png" in page and "Optional files" in page
     for stage in ("train", "fit and evaluate", "register nphm", "render facescape"):
         assert summary["timings_s"][stage] > 0
 

@@ -52,7 +52,7 @@ def test_ava256_frame_with_a_far_head_pose_registers_and_its_photos_line_up(
 def test_ava256_K_is_scaled_to_a_quarter_size_image(tmp_path_factory, tmp_path):
     raw, truth_root, options = tiny_set(tmp_path_factory, "ava256")
     root, options = _copy(raw, options, tmp_path / "ava256")
-    zip_path = next(root.glob("m--*/decoder/image/cam400013.zip"))
+    zip_path = next(root.glob("*--*/decoder/image/cam400013.zip"))
     quarter = (SENSOR_SIZE[0] // 4, SENSOR_SIZE[1] // 4)  # 667 x 1024, as released
     buf = io.BytesIO()
     Image.new("RGB", quarter, (0, 177, 64)).save(buf, format="AVIF")
@@ -63,7 +63,7 @@ def test_ava256_K_is_scaled_to_a_quarter_size_image(tmp_path_factory, tmp_path):
             archive.writestr(name, buf.getvalue())
     record = list_scans("ava256", root, **options)[0]
     scan = load_scan(record)
-    krt = json.loads(next(root.glob("m--*/decoder/camera_calibration.json")).read_text())
+    krt = json.loads(next(root.glob("*--*/decoder/camera_calibration.json")).read_text())
     sensor_K = np.array(next(c["K"] for c in krt["KRT"] if c["cameraId"] == "400013")).T
     photo = next(p for p in scan.photos if p.camera_id == "400013")
     assert (photo.width, photo.height) == quarter
@@ -78,7 +78,8 @@ def test_ava256_K_is_scaled_to_a_quarter_size_image(tmp_path_factory, tmp_path):
 
 def test_facescape_multiview_photos_with_scale_and_rotation_line_up(tmp_path_factory):
     raw, truth_root, options = tiny_set(tmp_path_factory, "facescape")
-    rt_scale = json.loads((Path(options["mv_root"]) / "Rt_scale_dict.json").read_text())
+    rt_scale = json.loads((Path(options["toolkit_path"]) / "predef" / "Rt_scale_dict.json")
+                          .read_text())
     for record in list_scans("facescape", raw, **options):
         scale, rt = rt_scale[record.subject][str(record.options["expression_index"])]
         assert abs(np.log(scale)) > 0.15
@@ -96,8 +97,8 @@ def test_ava256_npy_head_pose_and_pkl_calibration_read_like_txt_and_json(tmp_pat
     raw, _, options = tiny_set(tmp_path_factory, "ava256")
     other, _, other_options = tiny_set(tmp_path_factory, "ava256", head_pose_form="npy",
                                        calibration_form="pkl")
-    assert list(other.glob("m--*/decoder/camera_calibration.pkl"))
-    assert not list(other.glob("m--*/decoder/camera_calibration.json"))
+    assert list(other.glob("*--*/decoder/camera_calibration.pkl"))
+    assert not list(other.glob("*--*/decoder/camera_calibration.json"))
     for record, other_record in zip(list_scans("ava256", raw, **options),
                                     list_scans("ava256", other, **other_options), strict=True):
         assert other_record.files["head_pose"].endswith(".npy")
@@ -115,7 +116,7 @@ def test_ava256_npy_head_pose_and_pkl_calibration_read_like_txt_and_json(tmp_pat
         def __reduce__(self):
             return (print, ("pickle code ran",))
 
-    next(root.glob("m--*/decoder/camera_calibration.pkl")).write_bytes(pickle.dumps(Payload()))
+    next(root.glob("*--*/decoder/camera_calibration.pkl")).write_bytes(pickle.dumps(Payload()))
     scan = load_scan(list_scans("ava256", root, **damaged_options)[0])
     assert scan.photos == [] and len(scan.verts_m) > 0
     assert "camera_calibration.pkl" in scan.skipped_photos[0]["reason"]
@@ -126,7 +127,7 @@ def test_missing_rt_scale_dict_leaves_every_scan_registered_with_photos_skipped(
         tmp_path_factory, tmp_path, standin_model_path):
     raw, truth_root, options = tiny_set(tmp_path_factory, "facescape")
     root, options = _copy(raw, options, tmp_path / "facescape")
-    (Path(options["mv_root"]) / "Rt_scale_dict.json").unlink()
+    (Path(options["toolkit_path"]) / "predef" / "Rt_scale_dict.json").unlink()
     records = list_scans("facescape", root, **options)
     out = tmp_path / "registration"
     for record in records:
