@@ -232,7 +232,8 @@ class Renderer:
         pos = np.asarray(surface.verts_m, dtype=np.float32)[faces]
         normals = vertex_normals(surface.verts_m, surface.faces)[faces]
         uv = np.asarray(surface.uv_corners, dtype=np.float32).reshape(-1, 2)
-        buffers = tuple(self.ctx.buffer(np.ascontiguousarray(a)) for a in (pos, normals, uv))
+        buffers = tuple(self.ctx.buffer(np.ascontiguousarray(a, dtype=np.float32))
+                        for a in (pos, normals, uv))
         image = np.ascontiguousarray(np.asarray(surface.texture)[::-1])
         texture = self.ctx.texture((image.shape[1], image.shape[0]), 3, image.tobytes(),
                                    alignment=1)
