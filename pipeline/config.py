@@ -53,6 +53,9 @@ class data(luigi.Config):  # noqa: N801
     synthetic_subjects = luigi.IntParameter(default=3)
     synthetic_expressions = luigi.IntParameter(default=2)
     synthetic_scan_vertices = luigi.IntParameter(default=30000)
+    nphm_scan_faces = luigi.IntParameter(
+        default=0, description="synthetic NPHM scans subdivided to at least this many faces "
+        "(release density: 3500000, as NPHM's ~3.5M); 0: as synthetic_scan_vertices gives")
 
 
 class registration(luigi.Config):  # noqa: N801
@@ -60,6 +63,12 @@ class registration(luigi.Config):  # noqa: N801
     icp_points = luigi.IntParameter(default=1500, description="vertices of the rigid start")
     laplacian_weight = luigi.FloatParameter(
         default=1.0, description="smoothness of the non-rigid refinement")
+    scan_max_points = luigi.IntParameter(
+        default=250000, description="scans with more vertices are registered on a random "
+        "triangle sample of about this many (registration/scan_budget.py); 0: never")
+    scan_max_file_mb = luigi.FloatParameter(
+        default=400.0, description="scans whose mesh file is larger are quarantined unread "
+        "(the worker's memory budget); 0: no limit")
 
 
 class render(luigi.Config):  # noqa: N801
@@ -71,6 +80,10 @@ class render(luigi.Config):  # noqa: N801
     yaw_deg = luigi.FloatParameter(default=60.0)
     pitch_deg = luigi.FloatParameter(default=25.0)
     roll_deg = luigi.FloatParameter(default=10.0)
+    scan_pixels_per_edge = luigi.FloatParameter(
+        default=3.0, description="scan pass level of detail: dense scans decimated to about "
+        "one triangle edge per this many pixels at the closest views "
+        "(rendering/level_of_detail.py); 0: always the full scan")
 
 
 class train(luigi.Config):  # noqa: N801

@@ -23,6 +23,7 @@ from atomicfile import write_text
 from flame import FlameModel, load_model
 from rendering.camera import Camera, ViewSampling, project
 from rendering.geometry import Surface, UVMesh
+from rendering.level_of_detail import DetailSettings, pixel_footprint_m, scan_for_views
 from rendering.maps import render_maps_for_photo
 from rendering.photo import crop_box, crop_camera, crop_photo
 from rendering.renderer import GpuCornerMesh, GpuSurface, Renderer, worker_renderer
@@ -191,15 +192,28 @@ def render_shard(job: ShardJob, model_path: str) -> dict:
                          roll_deg=(-job.settings["roll_deg"], job.settings["roll_deg"]))
     face_mask = np.zeros(model.n_vertices, dtype=bool)
     face_mask[model.masks.get("face", np.arange(model.n_vertices))] = True
-    samples = _shard_samples(job, renderer, model, views, face_mask)
+    detail = _ScanDetail(DetailSettings(float(job.settings.get("scan_pixels_per_edge", 0.0))),
+                         pixel_footprint_m(size, views.head_fill[1], views.head_extent_m),
+                         Path(job.path).parent / "lod")
+    samples = _shard_samples(job, renderer, model, views, face_mask, detail)
     record = write_shard(job.path, samples, len(job.samples), ShardInfo(config_hash=job.key))
     record["sources"] = [asdict(s) for s in job.samples]
     write_text(job.path + ".json", json.dumps(record, sort_keys=True))
     return record
 
 
+@dataclass(frozen=True)
+class _ScanDetail:
+    """The scan pass's level of detail (:mod:`rendering.level_of_detail`): its settings, the
+    finest pixel footprint of the views (metres) and the folder caching each scan's level."""
+
+    settings: DetailSettings
+    pixel_m: float
+    cache_dir: Path
+
+
 def _shard_samples(job: ShardJob, renderer: Renderer, model: FlameModel, views: ViewSampling,
-                   face_mask: np.ndarray) -> Iterator[dict]:
+                   face_mask: np.ndarray, detail: _ScanDetail) -> Iterator[dict]:
     """The samples of ``job`` in order, as :func:`shards.write_shard` takes them; each scan is
     loaded and uploaded once (samples come grouped by scan) and released after its last."""
     registration_dir = Path(job.registration_dir)
@@ -210,7 +224,7 @@ def _shard_samples(job: ShardJob, renderer: Renderer, model: FlameModel, views: 
                 if loaded is not None:
                     loaded.release()
                 loaded = _upload_scan(renderer, job.records[spec.scan_id],
-                                      registration_dir / spec.scan_id, model, face_mask)
+                                      registration_dir / spec.scan_id, model, face_mask, detail)
             rng = sample_rng(job.seed, job.dataset, spec.scan_id, spec.view)
             if spec.photo is None:
                 maps = render_sample(renderer, loaded.surface_gpu, loaded.registered_gpu, rng,
@@ -272,9 +286,14 @@ class _UploadedScan:
 
 
 def _upload_scan(renderer: Renderer, record_json: dict, registration: Path, model: FlameModel,
-                 face_mask: np.ndarray) -> _UploadedScan:
-    """Load a scan and its registration (:func:`_load_scan`) and upload both meshes."""
+                 face_mask: np.ndarray, detail: _ScanDetail) -> _UploadedScan:
+    """Load a scan and its registration (:func:`_load_scan`), bring the scan to the views'
+    level of detail (decimated once per scan and registration, cached) and upload both."""
     scan, surface, registered, params = _load_scan(record_json, registration, model)
+    surface, _ = scan_for_views(surface, detail.pixel_m, detail.settings,
+                                detail.cache_dir / f"{scan.record.scan_id}.npz",
+                                key=registration_status(registration.parent,
+                                                        scan.record.scan_id)["key"])
     return _UploadedScan(scan=scan, registered=registered, params=params,
                          surface_gpu=renderer.upload_surface(surface),
                          registered_gpu=renderer.upload_uv_mesh(registered),
