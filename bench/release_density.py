@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 RENDER = {"resolution": 512, "views_per_scan": 100, "photo_views_per_scan": 0,
           "samples_per_shard": 100, "yaw_deg": 80.0, "pitch_deg": 30.0, "roll_deg": 15.0,
-          "scan_pixels_per_edge": 3.0}
+          "scan_pixels_per_edge": 1.0}
 """configs/rehearsal.cfg's [render] (samples_per_shard: one scan a shard)."""
 
 
@@ -150,6 +150,7 @@ def stage_quality(root: Path, model_path: str, n_views: int, levels: list[float]
 
         full, full_cpu = draw(surface)
         averaged = _pixel_averaged_normals(surface, full)
+        renderer.ctx.__enter__()  # its context current again (the reference drew in another)
         against_averaged = [map_difference({"normal": n, "depth": a["depth"]}, a, pixels & v)
                             for a, (n, v), pixels in zip(full, averaged, _face_pixels(full),
                                                          strict=True)]

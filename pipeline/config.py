@@ -81,7 +81,7 @@ class render(luigi.Config):  # noqa: N801
     pitch_deg = luigi.FloatParameter(default=25.0)
     roll_deg = luigi.FloatParameter(default=10.0)
     scan_pixels_per_edge = luigi.FloatParameter(
-        default=3.0, description="scan pass level of detail: dense scans decimated to about "
+        default=1.0, description="scan pass level of detail: dense scans decimated to about "
         "one triangle edge per this many pixels at the closest views "
         "(rendering/level_of_detail.py); 0: always the full scan")
 
