@@ -120,3 +120,39 @@ def test_decimation_in_slabs_welds_them_back_into_one_surface() -> None:
     off = [np.abs(np.linalg.norm(m.verts_m, axis=1) - 0.1) for m in (whole, slabs)]
     assert off[1].mean() < 1.5 * off[0].mean() + 1e-5 and off[1].max() < 1e-3
     assert slabs.vertex_colors.shape == (len(slabs.verts_m), 3)
+
+
+def test_render_worker_decimates_a_dense_scan_once_and_reuses_it(tmp_path,
+                                                                  standin_model_path) -> None:
+    from registration.worker import register_record
+    from rendering.worker import plan_shards, render_shard
+    from scans.nphm import list_scans
+    from synthetic import write_synthetic
+
+    write_synthetic("nphm", tmp_path / "raw", tmp_path / "truth", subjects=1, expressions=1,
+                    scan_vertices=4000, texture_tile=64, nphm_scan_faces=110_000)
+    record = list_scans(tmp_path / "raw")[0]
+    registration = tmp_path / "registration"
+    status = register_record((record, "k"), str(standin_model_path), str(registration),
+                             str(tmp_path / "truth"), {})
+    assert status["status"] == "registered", status.get("reason")
+    settings = {"resolution": 64, "views_per_scan": 2, "photo_views_per_scan": 0,
+                "samples_per_shard": 2, "yaw_deg": 30.0, "pitch_deg": 10.0, "roll_deg": 5.0,
+                "scan_pixels_per_edge": 4.0}
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    [job] = plan_shards("nphm", [record], registration, shards, settings, seed=0)
+    first = render_shard(job, str(standin_model_path))
+    cache = shards / "lod" / f"{record.scan_id}.npz"
+    with np.load(cache) as stored:
+        assert len(stored["faces"]) < 0.6 * status["scan_budget"]["faces_in"]
+    written = cache.stat().st_mtime_ns
+    again = render_shard(job, str(standin_model_path))  # e.g. the scan's second shard
+    assert cache.stat().st_mtime_ns == written  # read from the cache, not decimated again
+    assert again["sha256"] == first["sha256"] and first["samples"] == 2
+    full = tmp_path / "full"
+    full.mkdir()
+    [job_full] = plan_shards("nphm", [record], registration, full,
+                             {**settings, "scan_pixels_per_edge": 0.0}, seed=0)
+    render_shard(job_full, str(standin_model_path))
+    assert not (full / "lod").exists()  # 0: the full scan, nothing cached
