@@ -6,7 +6,7 @@ draws with the result against the full scan (normal angle and depth on pixels bo
 ``SCAN_FOLDER`` is an NPHM scan folder (``scan.ply`` + texture + ``flame.ply``), e.g. written by
 ``synthetic.nphm.write_nphm(..., scan_faces=3_500_000)``. Each library runs in its own process
 (its peak RSS is that process's), on the scan in metres; open3d is measured only when it
-imports (it is not a dependency of the project).
+imports (it is not a dependency of the project; nor is pyfqmr: install either to measure it).
 """
 
 from __future__ import annotations
