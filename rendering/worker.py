@@ -28,7 +28,7 @@ from rendering.maps import render_maps_for_photo
 from rendering.photo import crop_box, crop_camera, crop_photo
 from rendering.renderer import GpuCornerMesh, GpuSurface, Renderer, worker_renderer
 from rendering.sample import render_sample
-from scans import Scan, ScanRecord
+from scans import Photo, ScanRecord
 from scans.datasets import load_scan
 from scans.images import load_photo
 from scans.meshio import read_ply
@@ -220,9 +220,10 @@ def _shard_samples(job: ShardJob, renderer: Renderer, model: FlameModel, views: 
     loaded: _UploadedScan | None = None
     try:
         for spec in job.samples:
-            if loaded is None or loaded.scan.record.scan_id != spec.scan_id:
+            if loaded is None or loaded.record.scan_id != spec.scan_id:
                 if loaded is not None:
                     loaded.release()
+                    loaded = None  # freed before the next scan is read (dense scans: ~1 GB)
                 loaded = _upload_scan(renderer, job.records[spec.scan_id],
                                       registration_dir / spec.scan_id, model, face_mask, detail)
             rng = sample_rng(job.seed, job.dataset, spec.scan_id, spec.view)
@@ -233,8 +234,8 @@ def _shard_samples(job: ShardJob, renderer: Renderer, model: FlameModel, views: 
             else:
                 maps = _photo_sample(renderer, loaded, spec.photo, views.width, face_mask)
             yield {**maps, **{k: loaded.params[k] for k in PARAM_KEYS},
-                   "dataset": job.dataset, "subject": loaded.scan.record.subject,
-                   "expression": loaded.scan.record.expression, "scan": spec.scan_id,
+                   "dataset": job.dataset, "subject": loaded.record.subject,
+                   "expression": loaded.record.expression, "scan": spec.scan_id,
                    "view": spec.view}
     finally:
         if loaded is not None:
@@ -265,14 +266,15 @@ class _UploadedScan:
 
     Attributes
     ----------
-    scan : the loaded scan (record, photos)
+    record, photos : the scan's record and calibrated photos (its mesh lives in the uploads)
     registered : the registered mesh, model-aligned frame
     params : registered model parameters and the alignment ``R`` (3, 3), ``t`` (3,)
     surface_gpu, registered_gpu : the uploads of the scan surface and the registered mesh
     target : (3,) metres, look-at point of sampled views (centre of the face region)
     """
 
-    scan: Scan
+    record: ScanRecord
+    photos: list[Photo]
     registered: UVMesh
     params: dict
     surface_gpu: GpuSurface
@@ -290,11 +292,13 @@ def _upload_scan(renderer: Renderer, record_json: dict, registration: Path, mode
     """Load a scan and its registration (:func:`_load_scan`), bring the scan to the views'
     level of detail (decimated once per scan and registration, cached) and upload both."""
     scan, surface, registered, params = _load_scan(record_json, registration, model)
+    record, photos = scan.record, scan.photos
+    del scan  # its texture, uv and scan-frame vertices are not needed (dense scans: ~300 MB)
     surface, _ = scan_for_views(surface, detail.pixel_m, detail.settings,
-                                detail.cache_dir / f"{scan.record.scan_id}.npz",
+                                detail.cache_dir / f"{record.scan_id}.npz",
                                 key=registration_status(registration.parent,
-                                                        scan.record.scan_id)["key"])
-    return _UploadedScan(scan=scan, registered=registered, params=params,
+                                                        record.scan_id)["key"])
+    return _UploadedScan(record=record, photos=photos, registered=registered, params=params,
                          surface_gpu=renderer.upload_surface(surface),
                          registered_gpu=renderer.upload_uv_mesh(registered),
                          target=registered.verts_m[face_mask].mean(axis=0))
@@ -303,7 +307,7 @@ def _upload_scan(renderer: Renderer, record_json: dict, registration: Path, mode
 def _photo_sample(renderer: Renderer, loaded: _UploadedScan, photo_index: int, size: int,
                   face_mask: np.ndarray) -> dict:
     """Maps for one of the data set's calibrated photos: rgb is the (undistorted) photo."""
-    photo = loaded.scan.photos[photo_index]
+    photo = loaded.photos[photo_index]
     aligned_to_scan = np.eye(4)
     aligned_to_scan[:3, :3], aligned_to_scan[:3, 3] = loaded.params["R"], loaded.params["t"]
     w2c = photo.w2c @ aligned_to_scan
