@@ -21,8 +21,10 @@ import luigi.configuration
 
 from fitting.settings import EvalSettings, FitSettings
 from network.config import ModelConfig, TrainConfig
+from registration.scan_budget import ScanBudget
 from registration.settings import RegistrationSettings
 from rendering.camera import ViewSampling
+from rendering.level_of_detail import DetailSettings
 from synthetic import write_synthetic
 
 DATASETS = ("nphm", "facescape", "ava256")
@@ -79,6 +81,10 @@ class data(luigi.Config):  # noqa: N801
         default=stage_default(write_synthetic, "expressions"))
     synthetic_scan_vertices = luigi.IntParameter(
         default=stage_default(write_synthetic, "scan_vertices"))
+    nphm_scan_faces = luigi.IntParameter(
+        default=stage_default(write_synthetic, "nphm_scan_faces"),
+        description="synthetic NPHM scans subdivided to at least this many faces "
+        "(release density: 3500000, as NPHM's ~3.5M); 0: as synthetic_scan_vertices gives")
 
 
 class registration(luigi.Config):  # noqa: N801
@@ -89,6 +95,13 @@ class registration(luigi.Config):  # noqa: N801
     laplacian_weight = luigi.FloatParameter(
         default=stage_default(RegistrationSettings, "laplacian_weight"),
         description="smoothness of the non-rigid refinement")
+    scan_max_points = luigi.IntParameter(
+        default=stage_default(ScanBudget, "max_points"), description="scans with more vertices "
+        "are registered on a random triangle sample of about this many "
+        "(registration/scan_budget.py); 0: never")
+    scan_max_file_mb = luigi.FloatParameter(
+        default=stage_default(ScanBudget, "max_file_mb"), description="scans whose mesh file "
+        "is larger are quarantined unread (the worker's memory budget); 0: no limit")
 
 
 class render(luigi.Config):  # noqa: N801
@@ -104,6 +117,10 @@ class render(luigi.Config):  # noqa: N801
                                      description="sampled pitch in +-pitch_deg")
     roll_deg = luigi.FloatParameter(default=stage_default(ViewSampling, "roll_deg")[1],
                                     description="sampled roll in +-roll_deg")
+    scan_pixels_per_edge = luigi.FloatParameter(
+        default=stage_default(DetailSettings, "pixels_per_edge"), description="scan pass level "
+        "of detail: dense scans decimated to about one triangle edge per this many pixels at "
+        "the closest views (rendering/level_of_detail.py); 0: always the full scan")
 
 
 class train(luigi.Config):  # noqa: N801

@@ -48,7 +48,7 @@ class SynthesizeDataset(luigi.Task):
         settings = section_values(data)
         key = config_hash(self.dataset, build().seed, settings["synthetic_subjects"],
                           settings["synthetic_expressions"], settings["synthetic_scan_vertices"],
-                          section_values(model)["ict_path"])
+                          section_values(model)["ict_path"], settings["nphm_scan_faces"])
         return KeyedJsonTarget(raw_dir(self.dataset) / "synthetic.json", key)
 
     def run(self) -> None:
@@ -61,7 +61,8 @@ class SynthesizeDataset(luigi.Task):
             self.dataset, raw_dir(self.dataset), truth_dir(self.dataset),
             subjects=settings.synthetic_subjects, expressions=settings.synthetic_expressions,
             seed=build().seed, scan_vertices=settings.synthetic_scan_vertices,
-            texture_tile=256, views=3, ict_path=model().ict_path or None)
+            texture_tile=256, views=3, ict_path=model().ict_path or None,
+            nphm_scan_faces=settings.nphm_scan_faces)
         self.output().write({"dataset": self.dataset, "written": report,
                              "seconds": time.perf_counter() - start})
 

@@ -27,10 +27,10 @@ from registration.outputs import (
     write_registration,
 )
 from registration.register import PreparedModel, prepare_model, register_scan
+from registration.scan_budget import load_within_budget, split_budget
 from registration.settings import RegistrationSettings
 from rendering.photo_alignment import AlignmentThresholds, check_scan_photos
 from scans import ScanError, ScanRecord
-from scans.datasets import load_scan
 
 STATUS_FILE = "status.json"
 
@@ -69,20 +69,23 @@ def register_record(job: tuple[ScanRecord, str], model_path: str, out_dir: str,
     model_path : the FLAME model pickle
     out_dir : the data set's registration folder
     truth_dir : the data set's ground-truth folder (``<scan_id>/truth.npz``), may not exist
-    settings : RegistrationSettings fields to override
+    settings : RegistrationSettings fields to override, and the scan budget's
+        (:mod:`registration.scan_budget`: ``scan_max_points``, ``scan_max_file_mb``)
 
-    A scan that cannot be read or registered is quarantined: ``status.json`` holds the reason
-    and the other scans go on.
+    A scan that cannot be read or registered, or is too large to read within the budget, is
+    quarantined: ``status.json`` holds the reason and the other scans go on. A scan over the
+    budget's points is registered on a sample of it (``status.json`` "scan_budget").
     """
     record, key = job
     scan_dir = Path(out_dir) / record.scan_id
     scan_dir.mkdir(parents=True, exist_ok=True)
+    budget, settings = split_budget(settings)
     reg_settings = settings_from(settings)
     prepared = _prepared(model_path, json.dumps(reg_settings.to_json(), sort_keys=True))
     try:
-        scan = load_scan(record)
-        registration = register_scan(prepared, scan.verts_m, scan.faces, scan.landmarks_m,
-                                     reg_settings)
+        scan, bounded = load_within_budget(record, budget)
+        registration = register_scan(prepared, bounded.verts_m, bounded.faces,
+                                     scan.landmarks_m, reg_settings)
     except (ScanError, RegistrationError) as exc:
         status = {"key": key, "scan_id": record.scan_id, "status": "quarantined",
                   "reason": f"{type(exc).__name__}: {exc}"}
@@ -91,10 +94,10 @@ def register_record(job: tuple[ScanRecord, str], model_path: str, out_dir: str,
     model = prepared.model
     face_faces = model.faces[np.isin(model.faces, model.masks["face"]).all(axis=1)]
     write_registration(scan_dir, registration, model.faces,
-                       vertex_distances_mm(registration.verts_m, scan.verts_m),
+                       vertex_distances_mm(registration.verts_m, bounded.verts_m),
                        draw_faces=face_faces)
     status = {"key": key, "scan_id": record.scan_id, "status": "registered",
-              "metrics": registration.metrics}
+              "metrics": registration.metrics, "scan_budget": bounded.facts}
     truth_path = Path(truth_dir) / record.scan_id / "truth.npz"
     silhouettes = {}
     if truth_path.is_file():

@@ -23,11 +23,12 @@ from atomicfile import write_text
 from flame import FlameModel, load_model
 from rendering.camera import Camera, ViewSampling, project
 from rendering.geometry import Surface, UVMesh
+from rendering.level_of_detail import DetailSettings, pixel_footprint_m, scan_for_views
 from rendering.maps import render_maps_for_photo
 from rendering.photo import crop_box, crop_camera, crop_photo
 from rendering.renderer import GpuCornerMesh, GpuSurface, Renderer, worker_renderer
 from rendering.sample import render_sample
-from scans import Scan, ScanRecord
+from scans import Photo, ScanRecord
 from scans.datasets import load_scan
 from scans.images import load_photo
 from scans.meshio import read_ply
@@ -191,26 +192,40 @@ def render_shard(job: ShardJob, model_path: str) -> dict:
                          roll_deg=(-job.settings["roll_deg"], job.settings["roll_deg"]))
     face_mask = np.zeros(model.n_vertices, dtype=bool)
     face_mask[model.masks.get("face", np.arange(model.n_vertices))] = True
-    samples = _shard_samples(job, renderer, model, views, face_mask)
+    detail = _ScanDetail(DetailSettings(float(job.settings["scan_pixels_per_edge"])),
+                         pixel_footprint_m(size, views.head_fill[1], views.head_extent_m),
+                         Path(job.path).parent / "lod")
+    samples = _shard_samples(job, renderer, model, views, face_mask, detail)
     record = write_shard(job.path, samples, len(job.samples), ShardInfo(config_hash=job.key))
     record["sources"] = [asdict(s) for s in job.samples]
     write_text(job.path + ".json", json.dumps(record, sort_keys=True))
     return record
 
 
+@dataclass(frozen=True)
+class _ScanDetail:
+    """The scan pass's level of detail (:mod:`rendering.level_of_detail`): its settings, the
+    finest pixel footprint of the views (metres) and the folder caching each scan's level."""
+
+    settings: DetailSettings
+    pixel_m: float
+    cache_dir: Path
+
+
 def _shard_samples(job: ShardJob, renderer: Renderer, model: FlameModel, views: ViewSampling,
-                   face_mask: np.ndarray) -> Iterator[dict]:
+                   face_mask: np.ndarray, detail: _ScanDetail) -> Iterator[dict]:
     """The samples of ``job`` in order, as :func:`shards.write_shard` takes them; each scan is
     loaded and uploaded once (samples come grouped by scan) and released after its last."""
     registration_dir = Path(job.registration_dir)
     loaded: _UploadedScan | None = None
     try:
         for spec in job.samples:
-            if loaded is None or loaded.scan.record.scan_id != spec.scan_id:
+            if loaded is None or loaded.record.scan_id != spec.scan_id:
                 if loaded is not None:
                     loaded.release()
+                    loaded = None  # freed before the next scan is read (dense scans: ~1 GB)
                 loaded = _upload_scan(renderer, job.records[spec.scan_id],
-                                      registration_dir / spec.scan_id, model, face_mask)
+                                      registration_dir / spec.scan_id, model, face_mask, detail)
             rng = sample_rng(job.seed, job.dataset, spec.scan_id, spec.view)
             if spec.photo is None:
                 maps = render_sample(renderer, loaded.surface_gpu, loaded.registered_gpu, rng,
@@ -219,8 +234,8 @@ def _shard_samples(job: ShardJob, renderer: Renderer, model: FlameModel, views: 
             else:
                 maps = _photo_sample(renderer, loaded, spec.photo, views.width, face_mask)
             yield {**maps, **{k: loaded.params[k] for k in PARAM_KEYS},
-                   "dataset": job.dataset, "subject": loaded.scan.record.subject,
-                   "expression": loaded.scan.record.expression, "scan": spec.scan_id,
+                   "dataset": job.dataset, "subject": loaded.record.subject,
+                   "expression": loaded.record.expression, "scan": spec.scan_id,
                    "view": spec.view}
     finally:
         if loaded is not None:
@@ -251,14 +266,15 @@ class _UploadedScan:
 
     Attributes
     ----------
-    scan : the loaded scan (record, photos)
+    record, photos : the scan's record and calibrated photos (its mesh lives in the uploads)
     registered : the registered mesh, model-aligned frame
     params : registered model parameters and the alignment ``R`` (3, 3), ``t`` (3,)
     surface_gpu, registered_gpu : the uploads of the scan surface and the registered mesh
     target : (3,) metres, look-at point of sampled views (centre of the face region)
     """
 
-    scan: Scan
+    record: ScanRecord
+    photos: list[Photo]
     registered: UVMesh
     params: dict
     surface_gpu: GpuSurface
@@ -272,10 +288,17 @@ class _UploadedScan:
 
 
 def _upload_scan(renderer: Renderer, record_json: dict, registration: Path, model: FlameModel,
-                 face_mask: np.ndarray) -> _UploadedScan:
-    """Load a scan and its registration (:func:`_load_scan`) and upload both meshes."""
+                 face_mask: np.ndarray, detail: _ScanDetail) -> _UploadedScan:
+    """Load a scan and its registration (:func:`_load_scan`), bring the scan to the views'
+    level of detail (decimated once per scan and registration, cached) and upload both."""
     scan, surface, registered, params = _load_scan(record_json, registration, model)
-    return _UploadedScan(scan=scan, registered=registered, params=params,
+    record, photos = scan.record, scan.photos
+    del scan  # its texture, uv and scan-frame vertices are not needed (dense scans: ~300 MB)
+    surface, _ = scan_for_views(surface, detail.pixel_m, detail.settings,
+                                detail.cache_dir / f"{record.scan_id}.npz",
+                                key=registration_status(registration.parent,
+                                                        record.scan_id)["key"])
+    return _UploadedScan(record=record, photos=photos, registered=registered, params=params,
                          surface_gpu=renderer.upload_surface(surface),
                          registered_gpu=renderer.upload_uv_mesh(registered),
                          target=registered.verts_m[face_mask].mean(axis=0))
@@ -284,7 +307,7 @@ def _upload_scan(renderer: Renderer, record_json: dict, registration: Path, mode
 def _photo_sample(renderer: Renderer, loaded: _UploadedScan, photo_index: int, size: int,
                   face_mask: np.ndarray) -> dict:
     """Maps for one of the data set's calibrated photos: rgb is the (undistorted) photo."""
-    photo = loaded.scan.photos[photo_index]
+    photo = loaded.photos[photo_index]
     aligned_to_scan = np.eye(4)
     aligned_to_scan[:3, :3], aligned_to_scan[:3, 3] = loaded.params["R"], loaded.params["t"]
     w2c = photo.w2c @ aligned_to_scan

@@ -32,7 +32,7 @@ def write_synthetic(dataset: str, raw_root: str | Path, truth_root: str | Path,
                     photo_size: tuple[int, int] = (320, 240), tracked_vertices: int = 8000,
                     ict_path: str | Path | None = None, ava256_downscale: int = 4,
                     head_pose_form: str = "txt", calibration_form: str = "json",
-                    ava256_folder_form: str = "download") -> dict:
+                    ava256_folder_form: str = "download", nphm_scan_faces: int = 0) -> dict:
     """Write a synthetic data set in ``dataset``'s layout; return the adapter options
     (keyword arguments for ``list_scans``) that read it.
 
@@ -45,14 +45,15 @@ def write_synthetic(dataset: str, raw_root: str | Path, truth_root: str | Path,
     head_pose_form ("txt" | "npy"), calibration_form ("json" | "pkl"): Ava256 file forms;
     ava256_folder_form: capture folder names, "download" (as ava-256's download.py writes
     them), "ghs" (as its DATASHEET.md shows) or "mixed";
-    noise_mm : sensor noise sigma along the normal; detail_mm : fine-detail amplitude.
+    noise_mm : sensor noise sigma along the normal; detail_mm : fine-detail amplitude;
+    nphm_scan_faces : > 0, NPHM scans subdivided to at least this many faces (release density).
     """
     ict = load_ict(ict_path)
     raw_root, truth_root = Path(raw_root), Path(truth_root)
     noise_m, detail_m = noise_mm * 1e-3, detail_mm * 1e-3
     if dataset == "nphm":
         return write_nphm(ict, raw_root, truth_root, subjects, expressions, seed,
-                          scan_vertices, texture_tile, noise_m, detail_m)
+                          scan_vertices, texture_tile, noise_m, detail_m, nphm_scan_faces)
     if dataset == "facescape":
         return write_facescape(ict, raw_root, truth_root, subjects, expressions, seed,
                                scan_vertices, texture_tile, noise_m, detail_m, views,
