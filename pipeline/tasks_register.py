@@ -14,15 +14,28 @@ from pipeline.lock import hold_build_lock
 from pipeline.paths import out_dir, registration_dir, truth_dir
 from pipeline.sources import dataset_root, list_records, record_key
 from pipeline.tasks_data import PrepareModel, RawData
-from registration.worker import read_scan_status, register_record, summarise_dataset
+from registration.worker import (
+    read_scan_status,
+    register_record,
+    settings_from,
+    summarise_dataset,
+)
 from rendering.photo_alignment import AlignmentThresholds
+
+
+def effective_settings() -> dict:
+    """The full :class:`registration.RegistrationSettings` the workers run with (the config's
+    ``[registration]`` values over the dataclass defaults), JSON-ready: part of every key."""
+    return settings_from(section_values(registration_section)).to_json()
 
 
 class RegisterDataset(luigi.Task):
     """``<out>/registration/<dataset>/{<scan_id>/..., summary.json, quarantine.json}``.
 
     A scan is registered again only when its files, the model, the registration settings or
-    the photo-alignment thresholds change; the summary's key covers all of them.
+    the photo-alignment thresholds change; the summary's key covers all of them. The settings
+    hashed are the full effective :class:`registration.RegistrationSettings` (the config's
+    values over the dataclass's defaults), so a default changed in code is a new key too.
     """
 
     dataset = luigi.Parameter()
@@ -33,9 +46,9 @@ class RegisterDataset(luigi.Task):
     def scan_keys(self) -> dict[str, tuple]:
         """scan_id -> (record, key) for every scan currently listed."""
         model_key = PrepareModel().output().key
-        settings = section_values(registration_section)
+        effective = effective_settings()
         photo_checks = AlignmentThresholds().to_json()
-        return {r.scan_id: (r, config_hash(settings, model_key, record_key(r), photo_checks))
+        return {r.scan_id: (r, config_hash(effective, model_key, record_key(r), photo_checks))
                 for r in list_records(self.dataset)}
 
     def output(self) -> KeyedJsonTarget:
