@@ -14,7 +14,9 @@ from pipeline.lock import hold_build_lock
 from pipeline.paths import out_dir, registration_dir, truth_dir
 from pipeline.sources import dataset_root, list_records, record_key
 from pipeline.tasks_data import PrepareModel, RawData
+from registration.dataset_map import read_map_info, update_topology_map
 from registration.worker import (
+    prepared_model,
     read_scan_status,
     register_record,
     settings_from,
@@ -33,7 +35,10 @@ class RegisterDataset(luigi.Task):
     """``<out>/registration/<dataset>/{<scan_id>/..., summary.json, quarantine.json}``.
 
     A scan is registered again only when its files, the model, the registration settings or
-    the photo-alignment thresholds change; the summary's key covers all of them. The settings
+    the photo-alignment thresholds change; the summary's key covers all of them. Where the
+    data set's scans share one mesh topology, a second pass registers them again with the
+    topology map built from the first (:mod:`registration.dataset_map`); their key then also
+    hashes the map's key, which changes only when a scan of its group changes. The settings
     hashed are the full effective :class:`registration.RegistrationSettings` (the config's
     values over the dataclass's defaults), so a default changed in code is a new key too.
     """
@@ -65,14 +70,32 @@ class RegisterDataset(luigi.Task):
                                f"{dataset_root(self.dataset) or 'the synthetic root'}")
         folder = registration_dir(self.dataset)
         todo = [(record, key) for record, key in scans.values()
-                if read_scan_status(folder / record.scan_id).get("key") != key]
+                if read_scan_status(folder / record.scan_id).get("base_key") != key]
         settings = section_values(registration_section)
         model_path = self.input()["model"].read()["model_path"]
+        common = {"model_path": model_path, "out_dir": str(folder),
+                  "truth_dir": str(truth_dir(self.dataset)), "settings": settings}
         with dask_client(build().dask_scheduler, build().local_workers) as client:
             map_with_progress(client, register_record, todo, f"register {self.dataset}",
-                              model_path=model_path, out_dir=str(folder),
-                              truth_dir=str(truth_dir(self.dataset)), settings=settings)
+                              **common)
+            statuses = {i: read_scan_status(folder / i) for i in scans}
+            shared = update_topology_map(folder, {i: r for i, (r, _) in scans.items()},
+                                         statuses, prepared_model(model_path, settings),
+                                         settings_from(settings))
+            again = []
+            if shared is not None:  # second pass: every registered scan, with the map
+                map_path, map_key = shared
+                for scan_id, (record, key) in scans.items():
+                    final = config_hash(key, map_key)
+                    status = statuses[scan_id]
+                    if status.get("status") == "registered" and status.get("key") != final:
+                        again.append((record, final))
+                map_with_progress(client, register_record, again,
+                                  f"register {self.dataset} (shared topology)",
+                                  topology_map_path=str(map_path), **common)
         summary = summarise_dataset(folder, [record.scan_id for record, _ in scans.values()])
         summary.update(dataset=self.dataset, registered_now=len(todo),
+                       registered_with_map_now=len(again),
+                       topology_map=read_map_info(folder) or None,
                        seconds=time.perf_counter() - start)
         self.output().write(summary)
