@@ -80,30 +80,46 @@ def test_a_flame_ply_of_another_subject_or_size_is_refused(prepared, nphm):
     assert "vertices, the model" in record["refused"]["flame_ply"]
 
 
-def test_topology_map_lowers_the_vertex_error_and_refuses_other_meshes(prepared, facescape):
-    _, scans, root = facescape
-    first = [register_with_signals(prepared, s.verts_m, s.faces, SETTINGS, s.landmarks_m)[0]
-             for s in scans]
-    shared = build_topology_map([(s.verts_m, r.verts_m) for s, r in zip(scans, first)],
-                                scans[0].faces, np.flatnonzero(prepared.free),
-                                SETTINGS.map_max_distance_m, SETTINGS.map_max_spread_m)
+@pytest.fixture(scope="module")
+def first_pass(standin_model_path, facescape, tmp_path_factory):
+    """The FaceScape scans registered by the worker without a map (key "k1")."""
+    records, _, root = facescape
+    out = tmp_path_factory.mktemp("registration")
+    common = {"model_path": str(standin_model_path), "out_dir": str(out),
+              "truth_dir": str(root / "truth"), "settings": {}}
+    statuses = {r.scan_id: register_record((r, "k1"), **common) for r in records}
+    return out, common, statuses
+
+
+def test_topology_map_lowers_the_vertex_error_and_refuses_other_meshes(prepared, facescape,
+                                                                       first_pass):
+    records, scans, root = facescape
+    out, _, statuses = first_pass
+    for status in statuses.values():
+        assert status["signals"]["path"] == "geometry+landmarks"
+    shared = build_topology_map(
+        [(s.verts_m, np.load(out / r.scan_id / "unmapped_verts.npy"))
+         for r, s in zip(records, scans, strict=True)],
+        scans[0].faces, np.flatnonzero(prepared.free), SETTINGS.map_max_distance_m,
+        SETTINGS.map_max_spread_m)
     assert np.isin(prepared.face_ids, shared.vertex_ids).mean() > 0.9
-    for scan, plain in zip(scans, first):
+    for record, scan in list(zip(records, scans, strict=True))[:2]:
         truth = _truth(root / "truth", scan.record.scan_id)
-        mapped, record = register_with_signals(prepared, scan.verts_m, scan.faces, SETTINGS,
-                                               scan.landmarks_m, topology_map=shared)
-        assert record["path"] == "geometry+landmarks+topology_map"
-        before, after = _errors(prepared, plain, truth), _errors(prepared, mapped, truth)
-        assert after[0] < 0.8 * before[0] and after[0] < 0.45
+        mapped, signals = register_with_signals(prepared, scan.verts_m, scan.faces, SETTINGS,
+                                                scan.landmarks_m, topology_map=shared)
+        assert signals["path"] == "geometry+landmarks+topology_map"
+        before = statuses[record.scan_id]["truth_error_mm"]["registered"]["mean"]
+        after = _errors(prepared, mapped, truth)
+        assert after[0] < 0.8 * before and after[0] < 0.45
         assert after[1] < 0.2
     # a TU mesh of another vertex count: the map is refused, the scan still registers
     scan = scans[0]
     keep = np.ones(len(scan.faces), bool)
     keep[:50] = False
-    _, record = register_with_signals(prepared, scan.verts_m, scan.faces[keep], SETTINGS,
-                                      scan.landmarks_m, topology_map=shared)
-    assert record["path"] == "geometry+landmarks"
-    assert "not the data set's shared topology" in record["refused"]["topology_map"]
+    _, signals = register_with_signals(prepared, scan.verts_m, scan.faces[keep], SETTINGS,
+                                       scan.landmarks_m, topology_map=shared)
+    assert signals["path"] == "geometry+landmarks"
+    assert "not the data set's shared topology" in signals["refused"]["topology_map"]
 
 
 def test_landmarks_of_another_topology_are_refused(prepared, facescape):
@@ -117,15 +133,10 @@ def test_landmarks_of_another_topology_are_refused(prepared, facescape):
     assert registration.metrics["signals"] == record
 
 
-def test_two_passes_build_the_map_once_and_record_the_path(standin_model_path, prepared,
-                                                            facescape, tmp_path):
-    records, _, root = facescape
-    out = tmp_path / "registration"
-    common = {"model_path": str(standin_model_path), "out_dir": str(out),
-              "truth_dir": str(root / "truth"), "settings": {}}
-    for record in records:
-        assert register_record((record, "k1"), **common)["signals"]["path"] == \
-            "geometry+landmarks"
+def test_two_passes_build_the_map_once_and_record_the_path(prepared, facescape,
+                                                            first_pass):
+    records, _, _ = facescape
+    out, common, _ = first_pass
     statuses = {r.scan_id: read_scan_status(out / r.scan_id) for r in records}
     by_id = {r.scan_id: r for r in records}
     map_path, key = update_topology_map(out, by_id, statuses, prepared, SETTINGS)
