@@ -69,7 +69,7 @@ class RegistrationSettings:
     # correspondence signals (a shipped FLAME fit, a shared-topology map, landmarks)
     prior_max_distance_m: float = 0.002  # a shipped FLAME fit's face farther (mean) from the
     #                                    scan than this is refused
-    map_min_scans: int = 3             # scans of one topology a shared-topology map needs
+    map_min_scans: int = 2             # scans of one topology a shared-topology map needs
     map_max_distance_m: float = 0.001  # a registered vertex farther from its scan: unmapped
     map_max_spread_m: float = 0.002    # vertices whose per-scan positions spread more: unmapped
     prior_fit_points: int = 600        # prior vertices in the model fit's point terms
