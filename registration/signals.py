@@ -11,8 +11,10 @@
   shared topology; refused for a scan whose vertex count or triangles differ.
 
 A refused signal is dropped with its reason and the scan registers without it (the path of
-the registration before these signals, when none is left). :func:`register_with_signals`
-returns the registration and a record of the path, the signals used and those refused.
+the registration before these signals, when none is left); so is a prior whose registration
+fails (a diverged or implausible fit): the scan is registered again without it.
+:func:`register_with_signals` returns the registration and a record of the path, the signals
+used and those refused.
 """
 
 from __future__ import annotations
@@ -122,7 +124,14 @@ def register_with_signals(prepared: PreparedModel, verts_m: np.ndarray,
         else:
             prior = CorrespondencePrior("flame_ply", np.arange(len(fit)), fit)
             used.append("flame_ply")
-    registration = register_scan(prepared, verts_m, faces, landmarks_m, settings, prior)
+    try:
+        registration = register_scan(prepared, verts_m, faces, landmarks_m, settings, prior)
+    except RegistrationError as exc:
+        if prior is None:
+            raise
+        refused[prior.name] = f"the registration with it failed ({exc}); registered without"
+        used.remove(prior.name)
+        registration = register_scan(prepared, verts_m, faces, landmarks_m, settings)
     record = {"path": "+".join(["geometry", *used]), "signals": used, "refused": refused}
     registration.metrics["signals"] = record
     return registration, record

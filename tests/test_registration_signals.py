@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from registration import RegistrationSettings, prepare_model, truth_error, truth_surface_error
+from registration import (
+    RegistrationError,
+    RegistrationSettings,
+    prepare_model,
+    signals,
+    truth_error,
+    truth_surface_error,
+)
 from registration.dataset_map import MAP_INFO, update_topology_map
 from registration.signals import register_with_signals
 from registration.topology_map import build_topology_map
@@ -151,3 +158,21 @@ def test_two_passes_build_the_map_once_and_record_the_path(prepared, facescape,
     assert status["truth_error_mm"]["registered"]["mean"] < 0.45
     assert update_topology_map(out, by_id, {}, prepared, SETTINGS) is None
     assert not map_path.exists()
+
+
+def test_a_prior_whose_registration_fails_falls_back(prepared, nphm, monkeypatch):
+    (scan, _), _ = nphm
+    real = signals.register_scan
+
+    def diverging_with_prior(*args, **kwargs):
+        if len(args) > 5 and args[5] is not None:
+            raise RegistrationError("the model fit diverged: scale 3.00")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(signals, "register_scan", diverging_with_prior)
+    registration, record = register_with_signals(prepared, scan.verts_m, scan.faces,
+                                                 SETTINGS, flame_fit_m=scan.init_verts_m)
+    assert record["path"] == "geometry" and record["signals"] == []
+    assert "registration with it failed (the model fit diverged" in \
+        record["refused"]["flame_ply"]
+    assert registration.metrics["prior"] is None
