@@ -1,7 +1,17 @@
 """Benchmark: registration of synthetic ICT scans vs trimesh's nricp_amberg, same scans, same
-rigid start, one core.
+rigid start, one core; and (``--ablation``) the free correspondence signals per data set.
 
     python bench/registration.py --scans 3 --points 100000 [--landmarks]
+    python bench/registration.py --ablation [--seed 0 --scan-vertices 30000 ...]
+
+The ablation writes the three synthetic data sets (default: the default build's 4 subjects x
+2 expressions, 30k vertices, seed 0), reads them through the adapters, registers every scan
+with each signal alone and all together (:func:`registration.signals.register_with_signals`)
+and prints per data set the vertex error against truth.npz (mean, median, P95 over the face
+region, mean of the per-scan figures), the distance to the true surface and CPU seconds per
+scan. "before" is the path before the signals (landmarks in the model fit only). The
+shared-topology map is built, as the build does, from the scans registered with every other
+signal ("landmarks" where there are some); its CPU time is printed once per data set.
 
 Prints CPU and wall seconds per scan and the error against ground truth over the face region
 (mm): vertex-to-vertex correspondence error (mean, median, P95, and its mean parts along the
@@ -24,6 +34,7 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -39,6 +50,10 @@ from registration.projection import project_to_model, split_error  # noqa: E402
 from registration.register import _rigid_start  # noqa: E402
 from registration.scan_surface import ScanSurface  # noqa: E402
 from registration.settings import RegistrationSettings  # noqa: E402
+from registration.signals import SIGNALS, register_with_signals  # noqa: E402
+from registration.topology_map import build_topology_map, topology_signature  # noqa: E402
+from scans.datasets import list_scans, load_scan  # noqa: E402
+from synthetic import write_synthetic  # noqa: E402
 from synthetic.registration_scan import make_synthetic_scan  # noqa: E402
 
 METHODS = ("projection floor", "ours on the true surface", "ours (fit only)", "ours",
@@ -65,6 +80,76 @@ def _scores(verts: np.ndarray, truth: np.ndarray, faces: np.ndarray, face: np.nd
             "surf_mean": surface["mean"], "surf_p95": surface["p95"]}
 
 
+def _ablation_rows(dataset: str, prepared, root: Path, options: dict) -> list[str]:
+    """The ablation table's rows of one written data set."""
+    records = list_scans(dataset, root / "raw" / dataset, **options)
+    scans = [load_scan(r) for r in records]
+    truths = [np.load(root / "truth" / dataset / r.scan_id / "truth.npz")["verts_m"]
+              for r in records]
+    settings = RegistrationSettings()
+    before = replace(settings, landmark_refine_weight=0.0)
+
+    def run(use: tuple[str, ...], topology_map=None, run_settings=settings) -> list[dict]:
+        rows = []
+        for scan, truth in zip(scans, truths, strict=True):
+            cpu = time.process_time()
+            reg, _ = register_with_signals(prepared, scan.verts_m, scan.faces, run_settings,
+                                           scan.landmarks_m, scan.init_verts_m, topology_map,
+                                           use=use)
+            cpu = time.process_time() - cpu
+            rows.append({**_scores(reg.verts_m, truth, prepared.model.faces, prepared.face_ids,
+                                   cpu, None), "verts": reg.verts_m})
+        return rows
+
+    has = {"landmarks": any(s.landmarks_m is not None for s in scans),
+           "flame_ply": any(s.init_verts_m is not None for s in scans),
+           "topology_map": len({topology_signature(len(s.verts_m), s.faces)
+                                for s in scans if s.faces is not None}) == 1
+           and scans[0].faces is not None}
+    results = {"before": run(("landmarks",), run_settings=before), "geometry only": run(())}
+    for name in ("landmarks", "flame_ply"):
+        if has[name]:
+            results[f"{name} alone"] = run((name,))
+    extra = ""
+    if has["topology_map"]:
+        first = run(tuple(n for n in ("landmarks", "flame_ply") if has[n]))
+        cpu = time.process_time()
+        shared = build_topology_map([(s.verts_m, r["verts"]) for s, r in zip(scans, first,
+                                                                             strict=True)],
+                                    scans[0].faces, np.flatnonzero(prepared.free),
+                                    settings.map_max_distance_m, settings.map_max_spread_m)
+        extra = (f" (map: {time.process_time() - cpu:.1f} CPU s over {len(scans)} scans, "
+                 f"{len(shared.vertex_ids)} vertices)")
+        results["topology_map alone"] = run(("topology_map",), shared)
+        results["all"] = run(SIGNALS, shared)
+    else:
+        results["all"] = run(SIGNALS)
+    return [_row(f"{dataset}: {name}", f"{len(scans)}", rows) + (extra if name == "all" else "")
+            for name, rows in results.items()]
+
+
+def ablation(args: argparse.Namespace) -> int:
+    """Write the three data sets and print the ablation table."""
+    model_path = args.model or build_standin(tempfile.mkdtemp(prefix="standin-"))
+    prepared = prepare_model(load_model(model_path))
+    root = Path(tempfile.mkdtemp(prefix="ablation-"))
+    print(f"seed {args.seed}, {args.subjects} subjects x {args.expressions} expressions, "
+          f"{args.scan_vertices} scan vertices, Ava256 tracked topology "
+          f"{args.tracked_vertices}; errors in mm over the face region, CPU s per scan")
+    print("| data set: signals | scans | CPU s | wall s | corr mean | median | P95 | normal "
+          "| tangential | surf mean | P95 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for dataset in args.datasets:
+        options = write_synthetic(dataset, root / "raw" / dataset, root / "truth" / dataset,
+                                  subjects=args.subjects, expressions=args.expressions,
+                                  seed=args.seed, scan_vertices=args.scan_vertices,
+                                  tracked_vertices=args.tracked_vertices, texture_tile=32,
+                                  views=1, photo_size=(32, 24), ava256_downscale=16)
+        for line in _ablation_rows(dataset, prepared, root, options):
+            print(line, flush=True)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -75,7 +160,17 @@ def main() -> int:
     parser.add_argument("--landmarks", action="store_true",
                         help="give the registration the scans' 68 landmarks (1 mm noise)")
     parser.add_argument("--skip-amberg", action="store_true")
+    parser.add_argument("--ablation", action="store_true",
+                        help="the signals' ablation on written synthetic data sets")
+    parser.add_argument("--datasets", nargs="+", default=["nphm", "facescape", "ava256"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--subjects", type=int, default=4)
+    parser.add_argument("--expressions", type=int, default=2)
+    parser.add_argument("--scan-vertices", type=int, default=30_000)
+    parser.add_argument("--tracked-vertices", type=int, default=8000)
     args = parser.parse_args()
+    if args.ablation:
+        return ablation(args)
 
     model_path = args.model or build_standin(tempfile.mkdtemp(prefix="standin-"))
     model = load_model(model_path)

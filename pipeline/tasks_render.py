@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 
 import luigi
 
@@ -15,8 +16,16 @@ from pipeline.paths import out_dir, registration_dir, shards_dir
 from pipeline.sources import list_records
 from pipeline.tasks_data import PrepareModel
 from pipeline.tasks_register import RegisterDataset
+from rendering.camera import ViewSampling
 from rendering.worker import plan_shards, render_shard, stale_shards, write_dataset_manifest
 from shards.manifest import verify_folder
+
+
+def render_settings() -> dict:
+    """The render section's values plus the :class:`rendering.ViewSampling` defaults the
+    worker fills in for every range the config does not set (``view_sampling``): both are
+    part of every shard's key, so a default changed in code re-renders."""
+    return {**section_values(render_section), "view_sampling": asdict(ViewSampling())}
 
 
 class RenderDataset(luigi.Task):
@@ -31,7 +40,7 @@ class RenderDataset(luigi.Task):
         return {"model": PrepareModel(), "registration": RegisterDataset(dataset=self.dataset)}
 
     def output(self) -> KeyedJsonTarget:
-        settings = section_values(render_section)
+        settings = render_settings()
         upstream = RegisterDataset(dataset=self.dataset).output().key
         return KeyedJsonTarget(shards_dir(self.dataset) / "render.json",
                                config_hash(settings, build().seed, upstream))
@@ -39,7 +48,7 @@ class RenderDataset(luigi.Task):
     def run(self) -> None:
         hold_build_lock(out_dir())
         start = time.perf_counter()
-        settings = section_values(render_section)
+        settings = render_settings()
         registered = self.input()["registration"].read()["registered_ids"]
         records = {r.scan_id: r for r in list_records(self.dataset)}
         shards_dir(self.dataset).mkdir(parents=True, exist_ok=True)

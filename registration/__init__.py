@@ -5,6 +5,9 @@ refinement, quality figures. A library: the pipeline calls :func:`register_scan`
     reg = register_scan(prepared, scan.verts_m, scan.faces, scan.landmarks_m)
     write_registration(out / scan_id, reg, model.faces,
                        vertex_distances_mm(reg.verts_m, scan.verts_m))
+
+The free correspondence signals (landmarks, NPHM's ``flame.ply``, a shared-topology map)
+are checked and used per scan by :func:`registration.signals.register_with_signals`.
 """
 
 from registration.errors import RegistrationError

@@ -20,6 +20,7 @@ from scipy.spatial import cKDTree
 from flame import FlameModel
 from registration.errors import RegistrationError
 from registration.linear_model import LinearisedFlame, axis_angle_to_matrix
+from registration.refine import PointTargets
 from registration.rigid import Similarity
 from registration.scan_surface import ScanSurface, mesh_vertex_normals
 from registration.settings import FitStage, RegistrationSettings
@@ -85,20 +86,26 @@ class _Problem:
     """Parameters, Jacobians and one Gauss-Newton step of the fit."""
 
     def __init__(self, lin: LinearisedFlame, surface: ScanSurface, fit_ids: np.ndarray,
-                 settings: RegistrationSettings, scan_landmarks_m: np.ndarray | None) -> None:
+                 settings: RegistrationSettings, scan_landmarks_m: np.ndarray | None,
+                 prior: PointTargets | None = None) -> None:
         model = lin.model
         self.lin, self.surface, self.settings = lin, surface, settings
         self.fit_ids = fit_ids
         self.face_fit_ids = np.intersect1d(fit_ids, model.masks["face"])
-        self.scan_landmarks_m = scan_landmarks_m
         self.use_landmarks = scan_landmarks_m is not None and model.lmk_faces is not None
-        corners = model.faces[model.lmk_faces] if self.use_landmarks else np.zeros((0, 3), int)
-        self.lmk_corners = corners
-        self.eval_ids = np.concatenate([fit_ids, corners.ravel()])
+        parts = []
         if self.use_landmarks:
+            corners = model.faces[model.lmk_faces]
             weights = np.ones(len(corners))
             weights[CONTOUR[CONTOUR < len(corners)]] = settings.contour_landmark_weight
-            self.lmk_weights = weights / settings.landmark_sigma_m**2
+            parts.append(PointTargets(corners, model.lmk_bary, scan_landmarks_m,
+                                      weights / settings.landmark_sigma_m**2))
+        if prior is not None:
+            parts.append(prior)
+        self.points = PointTargets.concatenate(parts)
+        self.guided = self.points is not None
+        corners = self.points.corners if self.guided else np.zeros((0, 3), int)
+        self.eval_ids = np.concatenate([fit_ids, corners.ravel()])
         self.faces = model.faces
         rng = np.random.default_rng(0)
         n_sample = min(len(surface.points_m), len(fit_ids))
@@ -168,14 +175,13 @@ class _Problem:
         hessian += plane_jac.T @ (weight[:, None] * plane_jac)
         gradient += plane_jac.T @ (weight * plane)
 
-        if self.use_landmarks:
-            bary = self.lin.model.lmk_bary
-            n_lmk = len(self.lmk_corners)
+        if self.guided:  # landmarks and prior correspondences: point-to-point
+            bary, n_lmk = self.points.bary, len(self.points.corners)
             lmk_x = np.einsum("lk,lkr->lr", bary, x[n_fit:].reshape(n_lmk, 3, 3))
             lmk_jac = np.einsum("lk,lkrp->lrp", bary, jac[n_fit:].reshape(n_lmk, 3, 3, -1))
-            lmk_delta = (lmk_x - self.scan_landmarks_m).reshape(-1)
+            lmk_delta = (lmk_x - self.points.points_m).reshape(-1)
             lmk_jac = lmk_jac.reshape(-1, n_params)
-            lmk_weight = np.repeat(self.lmk_weights, 3)
+            lmk_weight = np.repeat(self.points.weights, 3)
             hessian += lmk_jac.T @ (lmk_weight[:, None] * lmk_jac)
             gradient += lmk_jac.T @ (lmk_weight * lmk_delta)
 
@@ -206,10 +212,12 @@ class _Problem:
 
 def fit_model(lin: LinearisedFlame, surface: ScanSurface, start: Similarity,
               fit_ids: np.ndarray, settings: RegistrationSettings,
-              scan_landmarks_m: np.ndarray | None = None) -> ModelFit:
+              scan_landmarks_m: np.ndarray | None = None,
+              prior: PointTargets | None = None) -> ModelFit:
     """Fit the model to a scan, coarse to fine (``settings.stages``).
 
-    Without landmarks the first ``settings.start_stages`` stages run once per jaw opening in
+    Without landmarks or a prior the first ``settings.start_stages`` stages run once per jaw
+    opening in
     ``settings.jaw_starts_rad`` (a closed model mouth can lock onto an open one with the lips
     crossed), and the start whose face lies closest to the scan goes on.
 
@@ -220,14 +228,16 @@ def fit_model(lin: LinearisedFlame, surface: ScanSurface, start: Similarity,
     start : similarity model -> scan from the rigid step
     fit_ids : (n,) model vertices that seek the scan
     scan_landmarks_m : (L, 3) scan-frame landmarks in the model's landmark order, or None
+    prior : point-to-point terms (weights: 1 / sigma^2 per coordinate, m^-2) where another
+        signal says model points belong, or None
 
     Raises
     ------
     RegistrationError
         When the fit diverges (non-finite or implausibly large parameters) or loses the scan.
     """
-    problem = _Problem(lin, surface, fit_ids, settings, scan_landmarks_m)
-    starts = [] if problem.use_landmarks else _starts(settings)
+    problem = _Problem(lin, surface, fit_ids, settings, scan_landmarks_m, prior)
+    starts = [] if problem.guided else _starts(settings)
     n_start = settings.start_stages if len(starts) > 1 else 0
     trials, failure = [], None
     for pitch, jaw, hold in starts or [(0.0, 0.0, False)]:

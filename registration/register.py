@@ -14,8 +14,8 @@ from registration.errors import RegistrationError
 from registration.linear_model import LinearisedFlame
 from registration.metrics import scan_distances
 from registration.model_fit import ModelFit, fit_model, fit_vertex_ids
-from registration.refine import graph_laplacian, refine_offsets
-from registration.rigid import Similarity, align_landmarks, coarse_alignment
+from registration.refine import PointTargets, graph_laplacian, refine_offsets
+from registration.rigid import Similarity, align_landmarks, coarse_alignment, umeyama
 from registration.scan_surface import ScanSurface, mesh_vertex_normals
 from registration.settings import RegistrationSettings
 
@@ -35,6 +35,23 @@ class PreparedModel:
     free: np.ndarray            # (V,) bool, vertices the refinement moves toward the scan
     face_ids: np.ndarray        # (k,) the 'face' region, where metrics are taken
     template_landmarks_m: np.ndarray | None  # (L, 3) landmarks of the mean shape
+
+
+@dataclass(frozen=True)
+class CorrespondencePrior:
+    """Where model vertices belong on a scan, from a signal other than the scan's shape (a
+    FLAME fit shipped with the scan, a map from a shared scan topology).
+
+    Attributes
+    ----------
+    name : the signal ("flame_ply", "topology_map"), recorded with the registration
+    vertex_ids : (k,) model vertices the signal places
+    points_m : (k, 3) where they belong, scan frame, metres (near the scan's surface)
+    """
+
+    name: str
+    vertex_ids: np.ndarray
+    points_m: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -84,7 +101,10 @@ def prepare_model(model: FlameModel, settings: RegistrationSettings | None = Non
 
 def _rigid_start(prepared: PreparedModel, surface: ScanSurface,
                  landmarks_m: np.ndarray | None,
-                 settings: RegistrationSettings) -> Similarity:
+                 settings: RegistrationSettings,
+                 prior: CorrespondencePrior | None = None) -> Similarity:
+    if prior is not None:
+        return umeyama(prepared.model.v_template[prior.vertex_ids], prior.points_m)
     if landmarks_m is not None and prepared.template_landmarks_m is not None:
         if len(landmarks_m) != len(prepared.template_landmarks_m):
             raise RegistrationError(f"the scan has {len(landmarks_m)} landmarks, the model "
@@ -146,9 +166,44 @@ def _params(prepared: PreparedModel, fit: ModelFit, offsets_scan_m: np.ndarray) 
     }
 
 
+def _fit_prior(prepared: PreparedModel, prior: CorrespondencePrior | None,
+               settings: RegistrationSettings) -> PointTargets | None:
+    """The prior's point-to-point terms for the model fit: its vertices among the fit's face
+    vertices, at most ``settings.prior_fit_points`` of them, sigma ``prior_fit_sigma_m``."""
+    if prior is None:
+        return None
+    face_fit = np.intersect1d(prepared.fit_ids, prepared.face_ids)
+    rows = np.flatnonzero(np.isin(prior.vertex_ids, face_fit))
+    if len(rows) > settings.prior_fit_points:
+        rows = np.sort(np.random.default_rng(0).choice(rows, settings.prior_fit_points,
+                                                       replace=False))
+    return PointTargets.for_vertices(prior.vertex_ids[rows], prior.points_m[rows],
+                                     1.0 / settings.prior_fit_sigma_m**2)
+
+
+def _refine_targets(prepared: PreparedModel, landmarks_m: np.ndarray | None,
+                    prior: CorrespondencePrior | None,
+                    settings: RegistrationSettings) -> PointTargets | None:
+    """Sideways targets of the refinement: the prior's free vertices and the landmarks."""
+    parts = []
+    if prior is not None:
+        keep = prepared.free[prior.vertex_ids]
+        parts.append(PointTargets.for_vertices(prior.vertex_ids[keep], prior.points_m[keep],
+                                               settings.prior_refine_weight))
+    model = prepared.model
+    if (landmarks_m is not None and model.lmk_faces is not None
+            and settings.landmark_refine_weight > 0):
+        weights = np.full(len(model.lmk_faces), settings.landmark_refine_weight)
+        weights[:17] *= settings.contour_landmark_weight
+        parts.append(PointTargets(model.faces[model.lmk_faces], model.lmk_bary, landmarks_m,
+                                  weights))
+    return PointTargets.concatenate(parts)
+
+
 def register_scan(model: FlameModel | PreparedModel, verts_m: np.ndarray,
                   faces: np.ndarray | None = None, landmarks_m: np.ndarray | None = None,
-                  settings: RegistrationSettings | None = None) -> Registration:
+                  settings: RegistrationSettings | None = None,
+                  prior: CorrespondencePrior | None = None) -> Registration:
     """Register one scan to the model's topology.
 
     Parameters
@@ -159,6 +214,9 @@ def register_scan(model: FlameModel | PreparedModel, verts_m: np.ndarray,
     faces : (M, 3) scan triangles, or None for a point cloud
     landmarks_m : (68, 3) Multi-PIE landmarks on the scan in the model's landmark order, or None
     settings : RegistrationSettings
+    prior : where model vertices belong on this scan (checked by the caller), or None: it
+        places the rigid start, adds point-to-point terms to the model fit and sideways
+        targets to the refinement; landmarks likewise enter both
 
     Raises
     ------
@@ -180,14 +238,16 @@ def register_scan(model: FlameModel | PreparedModel, verts_m: np.ndarray,
     prepared = model if isinstance(model, PreparedModel) else prepare_model(model, settings)
     surface = ScanSurface(verts_m, faces)
     lap("prepare")
-    start = _rigid_start(prepared, surface, landmarks_m, settings)
+    start = _rigid_start(prepared, surface, landmarks_m, settings, prior)
     lap("rigid")
-    fit = fit_model(prepared.lin, surface, start, prepared.fit_ids, settings, landmarks_m)
+    fit = fit_model(prepared.lin, surface, start, prepared.fit_ids, settings, landmarks_m,
+                     _fit_prior(prepared, prior, settings))
     fit_verts = fit.similarity.apply(prepared.lin.vertices(fit.coeffs, fit.pose))
     _check_is_face(fit, fit_verts, prepared, surface, settings)
     lap("model_fit")
     offsets, matched = refine_offsets(fit_verts, prepared.model.faces, surface, prepared.free,
-                                      prepared.laplacian, settings)
+                                      prepared.laplacian, settings,
+                                      _refine_targets(prepared, landmarks_m, prior, settings))
     verts = fit_verts + offsets
     lap("refine")
     metrics = scan_distances(verts, prepared.model.faces, surface, prepared.face_ids,
@@ -199,6 +259,8 @@ def register_scan(model: FlameModel | PreparedModel, verts_m: np.ndarray,
                                               )["mesh_to_scan_mm"],
         "scan_points": int(len(verts_m)),
         "used_landmarks": landmarks_m is not None,
+        "prior": None if prior is None else {"name": prior.name,
+                                             "vertices": int(len(prior.vertex_ids))},
         "fit_iterations": fit.iterations,
         "refine_iterations": len(settings.refine_max_distance_m),
         "refine_matched_vertices": matched,

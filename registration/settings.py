@@ -66,6 +66,18 @@ class RegistrationSettings:
     max_face_residual_m: float = 0.001  # mean face residual beyond this: not a face
     max_shape_norm_per_sqrt_n: float = 1.5  # identity norm beyond this * sqrt(n): not a face
     min_face_coverage: float = 0.3     # fraction of face vertices with scan within 5 mm
+    # correspondence signals (a shipped FLAME fit, a shared-topology map, landmarks)
+    prior_max_distance_m: float = 0.002  # a shipped FLAME fit's face farther (mean) from the
+    #                                    scan than this is refused
+    map_min_scans: int = 2             # scans of one topology a shared-topology map needs
+    map_max_distance_m: float = 0.001  # a registered vertex farther from its scan: unmapped
+    map_max_spread_m: float = 0.002    # vertices whose per-scan positions spread more: unmapped
+    prior_fit_points: int = 600        # prior vertices in the model fit's point terms
+    prior_fit_sigma_m: float = 0.002   # their sigma per coordinate
+    prior_refine_weight: float = 1.0   # a prior vertex's sideways pull in the refinement,
+    #                                    relative to its scan term
+    landmark_refine_weight: float = 1.0  # likewise per landmark (contour ones times
+    #                                    contour_landmark_weight)
     # non-rigid refinement
     refine_iterations: int = 3
     refine_max_distance_m: tuple[float, ...] = (0.004, 0.002, 0.0015)

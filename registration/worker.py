@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from flame import load_model
+from registration.dataset_map import UNMAPPED_VERTS, load_map
 from registration.errors import RegistrationError
 from registration.metrics import truth_error
 from registration.outputs import (
@@ -26,9 +27,11 @@ from registration.outputs import (
     write_json,
     write_registration,
 )
-from registration.register import PreparedModel, prepare_model, register_scan
+from registration.register import PreparedModel, prepare_model
 from registration.scan_budget import load_within_budget, split_budget
 from registration.settings import RegistrationSettings
+from registration.signals import register_with_signals, signal_summary
+from registration.topology_map import topology_signature
 from rendering.photo_alignment import AlignmentThresholds, check_scan_photos
 from scans import ScanError, ScanRecord
 
@@ -50,6 +53,11 @@ def _prepared(model_path: str, settings_json: str) -> PreparedModel:
     return prepare_model(load_model(model_path), settings)
 
 
+def prepared_model(model_path: str, settings: dict) -> PreparedModel:
+    """The linearised model for RegistrationSettings overrides ``settings`` (cached)."""
+    return _prepared(model_path, json.dumps(settings_from(settings).to_json(), sort_keys=True))
+
+
 def settings_from(values: dict) -> RegistrationSettings:
     """RegistrationSettings with the given fields replaced (unknown names: ValueError)."""
     known = RegistrationSettings.__dataclass_fields__
@@ -60,7 +68,8 @@ def settings_from(values: dict) -> RegistrationSettings:
 
 
 def register_record(job: tuple[ScanRecord, str], model_path: str, out_dir: str,
-                    truth_dir: str, settings: dict) -> dict:
+                    truth_dir: str, settings: dict,
+                    topology_map_path: str | None = None) -> dict:
     """Register one scan and write ``out_dir/<scan_id>/``; returns its status dict.
 
     Parameters
@@ -71,10 +80,15 @@ def register_record(job: tuple[ScanRecord, str], model_path: str, out_dir: str,
     truth_dir : the data set's ground-truth folder (``<scan_id>/truth.npz``), may not exist
     settings : RegistrationSettings fields to override, and the scan budget's
         (:mod:`registration.scan_budget`: ``scan_max_points``, ``scan_max_file_mb``)
+    topology_map_path : the data set's shared-topology map (second pass), or None (first
+        pass: the registration is also kept as ``unmapped_verts.npy``, the map's input)
 
-    A scan that cannot be read or registered, or is too large to read within the budget, is
-    quarantined: ``status.json`` holds the reason and the other scans go on. A scan over the
-    budget's points is registered on a sample of it (``status.json`` "scan_budget").
+    The signals used, and those refused with the reason, are in ``status["signals"]``
+    (:func:`registration.signals.register_with_signals`). A scan that cannot be read or
+    registered, or is too large to read within the budget, is quarantined: ``status.json``
+    holds the reason and the other scans go on. A scan over the budget's points is registered
+    on a sample of it (``status.json`` "scan_budget"; a sampled scan no longer has its data
+    set's shared topology, so the map is refused for it with that reason).
     """
     record, key = job
     scan_dir = Path(out_dir) / record.scan_id
@@ -82,13 +96,16 @@ def register_record(job: tuple[ScanRecord, str], model_path: str, out_dir: str,
     budget, settings = split_budget(settings)
     reg_settings = settings_from(settings)
     prepared = _prepared(model_path, json.dumps(reg_settings.to_json(), sort_keys=True))
+    base_key = key if topology_map_path is None else read_scan_status(scan_dir).get(
+        "base_key", key)
     try:
         scan, bounded = load_within_budget(record, budget)
-        registration = register_scan(prepared, bounded.verts_m, bounded.faces,
-                                     scan.landmarks_m, reg_settings)
+        registration, signals = register_with_signals(
+            prepared, bounded.verts_m, bounded.faces, reg_settings, scan.landmarks_m,
+            scan.init_verts_m, load_map(topology_map_path))
     except (ScanError, RegistrationError) as exc:
-        status = {"key": key, "scan_id": record.scan_id, "status": "quarantined",
-                  "reason": f"{type(exc).__name__}: {exc}"}
+        status = {"key": key, "base_key": base_key, "scan_id": record.scan_id,
+                  "status": "quarantined", "reason": f"{type(exc).__name__}: {exc}"}
         write_json(scan_dir / STATUS_FILE, status)
         return status
     model = prepared.model
@@ -96,7 +113,12 @@ def register_record(job: tuple[ScanRecord, str], model_path: str, out_dir: str,
     write_registration(scan_dir, registration, model.faces,
                        vertex_distances_mm(registration.verts_m, bounded.verts_m),
                        draw_faces=face_faces)
-    status = {"key": key, "scan_id": record.scan_id, "status": "registered",
+    if topology_map_path is None:
+        np.save(scan_dir / UNMAPPED_VERTS, registration.verts_m)
+    status = {"key": key, "base_key": base_key, "scan_id": record.scan_id,
+              "status": "registered", "signals": signals,
+              "topology": None if bounded.faces is None else topology_signature(
+                  len(bounded.verts_m), bounded.faces),
               "metrics": registration.metrics, "scan_budget": bounded.facts}
     truth_path = Path(truth_dir) / record.scan_id / "truth.npz"
     silhouettes = {}
@@ -130,5 +152,6 @@ def summarise_dataset(out_dir: Path, scan_ids: list[str]) -> dict:
     summary["photos"] = summarise_photos({s["scan_id"]: s.get("photos", []) for s in registered},
                                          AlignmentThresholds())
     summary["registered_ids"] = [s["scan_id"] for s in registered]
+    summary["signals"] = signal_summary(registered)
     write_dataset_summary(out_dir, summary, quarantined)
     return summary
