@@ -69,6 +69,7 @@ class Report(luigi.Task):
                 {d: r.get("optional_files", []) for d, r in registration.items()})),
             ("Quarantined scans", sections.quarantine_list(quarantine)),
             ("Registration accuracy", sections.registration_table(registration)),
+            ("Registration signals", sections.registration_signals(registration)),
             ("Registration error heat-maps",
              sections.heatmaps({d: registration_dir(d) for d in registration}, registration)),
             ("Photo alignment",

@@ -16,7 +16,6 @@ from registration.outputs import (
     summarise,
     vertex_distances_mm,
     write_dataset_summary,
-    write_json,
     write_registration,
 )
 from registration.register import PreparedModel, Registration, prepare_model, register_scan
@@ -36,6 +35,5 @@ __all__ = [
     "truth_surface_error",
     "vertex_distances_mm",
     "write_dataset_summary",
-    "write_json",
     "write_registration",
 ]

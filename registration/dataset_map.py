@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from registration.outputs import write_json
+from atomicfile import write_json
 from registration.register import PreparedModel
 from registration.settings import RegistrationSettings
 from registration.topology_map import TopologyMap, build_topology_map

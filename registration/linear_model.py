@@ -13,18 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from flame import FlameModel
-
-
-def axis_angle_to_matrix(axis_angle: np.ndarray) -> np.ndarray:
-    """Rodrigues. axis_angle (..., 3) radians -> (..., 3, 3) rotation matrices."""
-    angle = np.linalg.norm(axis_angle, axis=-1, keepdims=True)
-    safe = np.where(angle < 1e-12, 1.0, angle)
-    axis = axis_angle / safe
-    x, y, z = np.moveaxis(axis, -1, 0)
-    zeros = np.zeros_like(x)
-    skew = np.stack([zeros, -z, y, z, zeros, -x, -y, x, zeros], -1).reshape(*x.shape, 3, 3)
-    sin, cos = np.sin(angle)[..., None], np.cos(angle)[..., None]
-    return np.eye(3) + sin * skew + (1.0 - cos) * (skew @ skew)
+from geometry import axis_angle_to_matrix
 
 
 class LinearisedFlame:

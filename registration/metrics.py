@@ -6,7 +6,8 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
-from registration.scan_surface import ScanSurface, mesh_vertex_normals
+from geometry import vertex_normals
+from registration.scan_surface import ScanSurface
 
 
 def _stats_mm(distances_m: np.ndarray) -> dict[str, float]:
@@ -46,10 +47,10 @@ def scan_distances(verts_m: np.ndarray, faces: np.ndarray, surface: ScanSurface,
     _, nearest_vertex = trimesh.Trimesh(verts_m, faces, process=False).kdtree.query(
         surface.points_m)
     on_face = in_face[nearest_vertex]
-    vertex_normals = mesh_vertex_normals(verts_m, faces)
+    normals = vertex_normals(verts_m, faces)
     hit = nearest_vertex[on_face]
     scan_to_mesh = np.abs(((surface.points_m[on_face] - verts_m[hit])
-                           * vertex_normals[hit]).sum(axis=1))
+                           * normals[hit]).sum(axis=1))
     return {
         "mesh_to_scan_mm": _stats_mm(mesh_to_scan),
         "scan_to_mesh_mm": _stats_mm(scan_to_mesh),

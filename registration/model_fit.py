@@ -18,11 +18,12 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from flame import FlameModel
+from geometry import axis_angle_to_matrix, vertex_normals
 from registration.errors import RegistrationError
-from registration.linear_model import LinearisedFlame, axis_angle_to_matrix
+from registration.linear_model import LinearisedFlame
 from registration.refine import PointTargets
 from registration.rigid import Similarity
-from registration.scan_surface import ScanSurface, mesh_vertex_normals
+from registration.scan_surface import ScanSurface
 from registration.settings import FitStage, RegistrationSettings
 
 NECK, JAW = 1, 2
@@ -124,7 +125,7 @@ class _Problem:
         settings, lin = self.settings, self.lin
         n_fit = len(self.fit_ids)
         all_verts = lin.vertices(coeffs, pose)
-        model_normals = mesh_vertex_normals(all_verts, self.faces)[self.fit_ids] @ sim.rotation.T
+        model_normals = vertex_normals(all_verts, self.faces)[self.fit_ids] @ sim.rotation.T
         verts = all_verts[self.eval_ids]
         x = sim.apply(verts)
 

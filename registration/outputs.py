@@ -4,24 +4,18 @@ per scan ``mesh.ply``, ``params.npz``, ``metrics.json``, ``error.png``; per data
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import trimesh
 
-from atomicfile import write_atomic, write_text
+from atomicfile import write_atomic, write_json
 from registration.heatmap import write_error_png
 from registration.register import Registration
 from registration.scan_surface import ScanSurface
 
 SCAN_FILES = ("mesh.ply", "params.npz", "metrics.json", "error.png")
-
-
-def write_json(path: str | Path, payload: dict | list) -> None:
-    """Write JSON atomically."""
-    write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def vertex_distances_mm(verts_m: np.ndarray, scan_verts_m: np.ndarray,
@@ -53,7 +47,7 @@ def write_registration(out_dir: str | Path, registration: Registration, faces: n
     write_atomic(out_dir / "error.png", lambda tmp: write_error_png(
         tmp, verts_model, faces if draw_faces is None else draw_faces, distance_mm),
         keep_suffix=True)
-    write_json(out_dir / "metrics.json", registration.metrics)
+    write_json(out_dir / "metrics.json", registration.metrics, sort_keys=False)
 
 
 def summarise(dataset: str, metrics: Sequence[dict], quarantined: Sequence[dict],
@@ -121,5 +115,5 @@ def write_dataset_summary(out_dir: str | Path, summary: dict,
                           quarantined: Sequence[dict]) -> None:
     """Write ``summary.json`` and ``quarantine.json`` (list of ``{"scan_id", "reason"}``)."""
     out_dir = Path(out_dir)
-    write_json(out_dir / "quarantine.json", list(quarantined))
-    write_json(out_dir / "summary.json", summary)
+    write_json(out_dir / "quarantine.json", list(quarantined), sort_keys=False)
+    write_json(out_dir / "summary.json", summary, sort_keys=False)

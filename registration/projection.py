@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from geometry import vertex_normals
 from registration.linear_model import LinearisedFlame
 from registration.model_fit import JAW, NECK, similarity_jacobian, updated_similarity
 from registration.rigid import Similarity, umeyama
-from registration.scan_surface import mesh_vertex_normals
 
 
 def project_to_model(lin: LinearisedFlame, target_m: np.ndarray, ids: np.ndarray,
@@ -64,7 +64,7 @@ def split_error(verts_m: np.ndarray, truth_m: np.ndarray, faces: np.ndarray,
     dict ``mean`` and ``p95`` of |error|, ``normal`` (mean |error . n|) and ``tangential``
     (mean length of the error's part in the tangent plane)
     """
-    normals = mesh_vertex_normals(truth_m, faces)[ids]
+    normals = vertex_normals(truth_m, faces)[ids]
     error = verts_m[ids] - truth_m[ids]
     along = (error * normals).sum(axis=1)
     across = np.linalg.norm(error - along[:, None] * normals, axis=1)

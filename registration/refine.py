@@ -25,7 +25,8 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
-from registration.scan_surface import ScanSurface, mesh_vertex_normals
+from geometry import vertex_normals
+from registration.scan_surface import ScanSurface
 from registration.settings import RegistrationSettings
 
 
@@ -126,7 +127,7 @@ def refine_offsets(fit_verts_m: np.ndarray, faces: np.ndarray, surface: ScanSurf
     matched = 0
     for max_distance in settings.refine_max_distance_m:
         current = fit_verts_m + offsets
-        normals = mesh_vertex_normals(current, faces)[free_ids]
+        normals = vertex_normals(current, faces)[free_ids]
         dist, ids = surface.nearest(current[free_ids], max_distance)
         found = np.flatnonzero(np.isfinite(dist))
         scan_normals = surface.normals(ids[found])

@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse
 
 from flame import FlameModel
+from geometry import vertex_normals
 from registration.checks import validate_scan
 from registration.errors import RegistrationError
 from registration.linear_model import LinearisedFlame
@@ -16,7 +17,7 @@ from registration.metrics import scan_distances
 from registration.model_fit import ModelFit, fit_model, fit_vertex_ids
 from registration.refine import PointTargets, graph_laplacian, refine_offsets
 from registration.rigid import Similarity, align_landmarks, coarse_alignment, umeyama
-from registration.scan_surface import ScanSurface, mesh_vertex_normals
+from registration.scan_surface import ScanSurface
 from registration.settings import RegistrationSettings
 
 
@@ -112,7 +113,7 @@ def _rigid_start(prepared: PreparedModel, surface: ScanSurface,
         return align_landmarks(prepared.template_landmarks_m, landmarks_m,
                                settings.max_landmark_rms_m)
     template = prepared.model.v_template
-    normals = mesh_vertex_normals(template, prepared.model.faces)
+    normals = vertex_normals(template, prepared.model.faces)
     nose_tip = template[np.argmax(template[prepared.face_ids, 2])]
     if prepared.template_landmarks_m is not None:
         nose_tip = prepared.template_landmarks_m[30]

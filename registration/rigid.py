@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from geometry import axis_angle_to_matrix
 from registration.errors import RegistrationError
-from registration.linear_model import axis_angle_to_matrix
 from registration.scan_surface import ScanSurface
 
 

@@ -6,17 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-
-def mesh_vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals (V, 3); zero rows for vertices in no triangle."""
-    tri = verts[faces]
-    face_normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    corners = faces.ravel()
-    repeated = np.repeat(face_normals, 3, axis=0)
-    normals = np.stack([np.bincount(corners, repeated[:, c], minlength=len(verts))
-                        for c in range(3)], axis=1)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    return np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
+from geometry import vertex_normals
 
 
 class ScanSurface:
@@ -38,7 +28,7 @@ class ScanSurface:
         self.oriented = faces is not None
         self._normals = np.full_like(points_m, np.nan)
         if faces is not None:
-            normals = mesh_vertex_normals(points_m, faces)
+            normals = vertex_normals(points_m, faces)
             has = np.linalg.norm(normals, axis=1) > 0
             self._normals[has] = normals[has]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from atomicfile import write_json
 from flame import load_model
 from registration.dataset_map import UNMAPPED_VERTS, load_map
 from registration.errors import RegistrationError
@@ -24,7 +25,6 @@ from registration.outputs import (
     summarise_photos,
     vertex_distances_mm,
     write_dataset_summary,
-    write_json,
     write_registration,
 )
 from registration.register import PreparedModel, prepare_model
@@ -106,7 +106,7 @@ def register_record(job: tuple[ScanRecord, str], model_path: str, out_dir: str,
     except (ScanError, RegistrationError) as exc:
         status = {"key": key, "base_key": base_key, "scan_id": record.scan_id,
                   "status": "quarantined", "reason": f"{type(exc).__name__}: {exc}"}
-        write_json(scan_dir / STATUS_FILE, status)
+        write_json(scan_dir / STATUS_FILE, status, sort_keys=False)
         return status
     model = prepared.model
     face_faces = model.faces[np.isin(model.faces, model.masks["face"]).all(axis=1)]
@@ -133,7 +133,7 @@ def register_record(job: tuple[ScanRecord, str], model_path: str, out_dir: str,
             "registered": truth_error(registration.verts_m, true_verts, prepared.face_ids)}
     status["photos"] = check_scan_photos(scan, registration.verts_m, model, silhouettes,
                                          scan_dir, AlignmentThresholds())
-    write_json(scan_dir / STATUS_FILE, status)
+    write_json(scan_dir / STATUS_FILE, status, sort_keys=False)
     return status
 
 

@@ -60,6 +60,24 @@ def optional_file_lines(dataset: str, entries: list[dict]) -> list[str]:
     return lines
 
 
+def registration_signals(summaries: dict[str, dict]) -> str:
+    """Per data set, the registration paths taken (scans each), the free signals used and
+    every refusal with its scan and reason (``summary.json`` "signals")."""
+    rows, refusals = [], []
+    for name, summary in summaries.items():
+        signals = summary.get("signals") or {}
+        paths = ", ".join(f"{p} {n}" for p, n in sorted(signals.get("paths", {}).items()))
+        used = ", ".join(f"{s} {n}" for s, n in sorted(signals.get("used", {}).items()))
+        rows.append([name, paths or "-", used or "none"])
+        refusals += [[name, signal, r["scan_id"], r["reason"]]
+                     for signal, entries in sorted(signals.get("refused", {}).items())
+                     for r in entries]
+    html_rows = table(["data set", "paths (scans)", "signals used (scans)"], rows)
+    if not refusals:
+        return html_rows + "<p>No signal was refused.</p>"
+    return html_rows + table(["data set", "signal refused", "scan", "reason"], refusals)
+
+
 def optional_files(statements: dict[str, list[dict]]) -> str:
     """Per data set, its optional files: found or missing, and what is lost without them."""
     rows = []

@@ -16,7 +16,7 @@ import numpy as np
 import trimesh
 
 from flame.ict import IctModel, standin_triangles, standin_vertex_ids
-from registration.linear_model import axis_angle_to_matrix
+from geometry import axis_angle_to_matrix
 
 
 @dataclass(frozen=True)

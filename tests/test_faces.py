@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skimage
+from photo_support import two_face_photo
 from PIL import Image
 
 from faces import NoFaceError, detect_faces, face_crop, read_photo
@@ -147,12 +148,7 @@ def test_pixel3dmm_encoding_round_trips_within_8_bit_steps(tmp_path):
 def test_two_faces_listed_most_confident_first_and_face_1_picks_the_other(tmp_path):
     # The suit of the astronaut gets false boxes at this image size (HOG margins 0.02-0.23,
     # one larger than the faces): the score threshold drops them.
-    photo = np.asarray(Image.open(ASTRONAUT).convert("RGB"))
-    small = np.asarray(Image.fromarray(photo).resize((420, 420)))
-    pair = np.zeros((512, 932, 3), np.uint8)
-    pair[:, :512], pair[:420, 512:] = photo, small
-    path = tmp_path / "pair.png"
-    Image.fromarray(pair).save(path)
+    path = two_face_photo(tmp_path / "pair.png")
     first, other = face_crop(path, 128), face_crop(path, 128, face_index=1)
     assert first.n_faces == 2 and (first.index, other.index) == (0, 1)
     assert first.face.score >= other.face.score

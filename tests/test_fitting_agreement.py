@@ -11,19 +11,14 @@ import pytest
 from fitting import FaceFitter, FitError, FitSettings, aligned_error
 from fitting.agreement import REGIONS, region_weight, vertex_regions
 from fitting.evaluate import sample_inputs
-from rendering import Renderer
 from synthetic.fit_sample import synthetic_sample
 
 STEPS = 40
 
 
 @pytest.fixture(scope="module")
-def scene(standin_model):
-    renderer = Renderer(128, 128)
-    try:
-        return synthetic_sample(standin_model, np.random.default_rng(11), renderer)
-    finally:
-        renderer.release()
+def scene(standin_model, renderer):
+    return synthetic_sample(standin_model, np.random.default_rng(11), renderer)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skimage
+from photo_support import two_face_photo
 from PIL import Image
 
 from faces.pixel3dmm import labels_from_shard_mask, read_frame
@@ -15,7 +16,6 @@ from fitting import FaceFitter, FitInputs, FitSettings, aligned_error
 from fitting.agreement import REGIONS
 from fitting.cli import main
 from fitting.evaluate import sample_inputs
-from rendering import Renderer
 from shards import ShardInfo, write_shard
 from shards.__main__ import main as shards_main
 from synthetic.fit_sample import synthetic_sample
@@ -137,12 +137,7 @@ def test_cmyk_16bit_and_panorama_photos_fit(standin_model_path, tmp_path, capsys
 
 
 def test_two_faces_are_listed_and_all_faces_fits_each(standin_model_path, tmp_path, capsys):
-    photo = np.asarray(Image.open(ASTRONAUT).convert("RGB"))
-    small = np.asarray(Image.fromarray(photo).resize((420, 420)))
-    pair = np.zeros((512, 932, 3), np.uint8)
-    pair[:, :512], pair[:420, 512:] = photo, small
-    path = tmp_path / "pair.png"
-    Image.fromarray(pair).save(path)
+    path = two_face_photo(tmp_path / "pair.png")
     out = tmp_path / "pair"
     assert _fit([str(path), "--out", str(out), "--landmarks-only", "--all-faces", "--steps",
                  "20"], standin_model_path) == 0
@@ -167,12 +162,8 @@ def test_two_faces_are_listed_and_all_faces_fits_each(standin_model_path, tmp_pa
 
 
 @pytest.fixture(scope="module")
-def scene(standin_model):
-    renderer = Renderer(128, 128)
-    try:
-        return synthetic_sample(standin_model, np.random.default_rng(3), renderer)
-    finally:
-        renderer.release()
+def scene(standin_model, renderer):
+    return synthetic_sample(standin_model, np.random.default_rng(3), renderer)
 
 
 ROUND_TRIP_MAX_MM = 0.3

@@ -11,6 +11,7 @@ import trimesh
 
 from flame import FLAME, FlameModel
 from flame.ict import load_ict
+from geometry import axis_angle_to_matrix
 from registration import (
     RegistrationError,
     RegistrationSettings,
@@ -23,7 +24,7 @@ from registration import (
     write_dataset_summary,
     write_registration,
 )
-from registration.linear_model import LinearisedFlame, axis_angle_to_matrix
+from registration.linear_model import LinearisedFlame
 from registration.rigid import umeyama
 from synthetic.registration_scan import make_synthetic_scan
 

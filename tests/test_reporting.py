@@ -8,7 +8,13 @@ import numpy as np
 from PIL import Image
 
 from reporting.page import image, table, write_report
-from reporting.sections import console_summary, quarantine_list, registration_table, rows_table
+from reporting.sections import (
+    console_summary,
+    quarantine_list,
+    registration_signals,
+    registration_table,
+    rows_table,
+)
 
 
 def test_table_escapes_text_and_formats_numbers():
@@ -47,3 +53,14 @@ def test_quarantine_and_registration_tables_handle_empty_and_missing_figures():
     assert "None" in quarantine_list({"nphm": []})
     html = registration_table({"facescape": {"truth_error_mm": {"registered": {"mean": 0.4}}}})
     assert "facescape" in html and "0.4" in html
+
+
+def test_registration_signals_lists_paths_used_and_every_refusal():
+    html = registration_signals({
+        "nphm": {"signals": {"paths": {"geometry+flame_fit": 3, "geometry": 1},
+                             "used": {"flame_fit": 3},
+                             "refused": {"flame_fit": [{"scan_id": "s4",
+                                                        "reason": "5 mm from the scan"}]}}},
+        "ava256": {}})
+    assert "geometry+flame_fit 3" in html and "flame_fit 3" in html
+    assert "s4" in html and "5 mm from the scan" in html and "ava256" in html
