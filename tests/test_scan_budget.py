@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import trimesh
 
+from geometry import vertex_normals
 from registration.errors import RegistrationError
 from registration.scan_budget import (
     ScanBudget,
@@ -15,7 +16,6 @@ from registration.scan_budget import (
     check_scan_files,
     split_budget,
 )
-from registration.scan_surface import mesh_vertex_normals
 from registration.worker import register_record
 from scans.nphm import list_scans
 from synthetic import write_synthetic
@@ -46,7 +46,7 @@ def test_a_dense_scan_is_sampled_to_about_the_budget_with_true_normals() -> None
     assert np.isin(bounded.verts_m.view("f8,f8,f8"), verts.view("f8,f8,f8")).all()
     assert np.array_equal(np.unique(bounded.faces), np.arange(len(bounded.verts_m)))
     # normals from the kept triangles still point along the sphere's radius
-    normals = mesh_vertex_normals(bounded.verts_m, bounded.faces)
+    normals = vertex_normals(bounded.verts_m, bounded.faces)
     radial = bounded.verts_m / np.linalg.norm(bounded.verts_m, axis=1, keepdims=True)
     angle = np.degrees(np.arccos(np.clip((normals * radial).sum(axis=1), -1, 1)))
     assert np.percentile(angle, 99) < 3.0
