@@ -22,8 +22,11 @@ subject's neutral is not part of the data release: ``dataset/neutrals_open.json`
 Subject and expression folders have numeric names only (``017/003``); other folders are
 ignored. The adapter's transform is ``to_metres = diag(1/4, 1/4, 1/4, 1)`` and the result is
 in FLAME's frame.
-NPHM has no calibrated photos and no 3D landmark file: ``photos`` is empty and
-``landmarks_m`` None. ``scan_id`` is ``<subject>_<expression>``.
+NPHM has no calibrated photos and no 3D landmark file: ``photos`` is empty. Where
+``registration.ply`` exists, the 68 landmarks are its vertices ``LANDMARK_VERTICES``, as NPHM's
+``DataManager.get_landmarks`` reads them (``fine_mesh.vertices[self.lm_inds_upsampled]``, the
+indices set in ``DataManager.__init__``), in the scan's NPHM space; otherwise ``landmarks_m``
+is None. ``scan_id`` is ``<subject>_<expression>``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,14 @@ from scans.textured import read_textured_mesh
 DATASET = "nphm"
 NPHM_TO_METRES = 0.25
 """NPHM space is FLAME space (metres) scaled by 4."""
+LANDMARK_VERTICES = np.array([
+    2212, 3060, 3485, 3384, 3386, 3389, 3418, 3395, 3414, 3598, 3637, 3587, 3582, 3580, 3756,
+    2012, 730, 1984, 3157, 335, 3705, 3684, 3851, 3863, 16, 2138, 571, 3553, 3561, 3501, 3526,
+    2748, 2792, 3556, 1675, 1612, 2437, 2383, 2494, 3632, 2278, 2296, 3833, 1343, 1034, 1175,
+    884, 829, 2715, 2813, 2774, 3543, 1657, 1696, 1579, 1795, 1865, 3503, 2948, 2898, 2845,
+    2785, 3533, 1668, 1730, 1669, 3509, 2786])
+"""The 68 landmark vertices of ``registration.ply`` (NPHM ``src/NPHM/data/manager.py``,
+``DataManager.lm_inds_upsampled``)."""
 
 
 def list_scans(root: str | Path) -> list[ScanRecord]:
@@ -66,7 +77,8 @@ def list_scans(root: str | Path) -> list[ScanRecord]:
 
 
 def load(record: ScanRecord) -> Scan:
-    """Read a scan: mesh, texture and vertex colours, the FLAME fit; metres, FLAME frame."""
+    """Read a scan: mesh, texture and vertex colours, the FLAME fit, the landmarks of the
+    registration; metres, FLAME frame."""
     scan_path = Path(record.files["scan"])
     to_metres = similarity(NPHM_TO_METRES)
     scan = read_textured_mesh(scan_path, read_ply, to_metres)
@@ -75,10 +87,24 @@ def load(record: ScanRecord) -> Scan:
         fit_path = Path(record.files["flame"])
         fit = check_mesh(read_ply(fit_path), fit_path, need_faces=False)
         init = transform_points(to_metres, fit.verts)
+    landmarks = None
+    if "registration" in record.files:
+        landmarks = transform_points(to_metres, read_registration_landmarks(
+            Path(record.files["registration"])))
     return Scan(record=record, verts_m=scan.verts_m, faces=scan.mesh.faces,
                 vertex_colors=scan.colors, texture=scan.texture,
-                uv_corners=scan.mesh.uv_corners, landmarks_m=None, photos=[],
+                uv_corners=scan.mesh.uv_corners, landmarks_m=landmarks, photos=[],
                 to_metres=to_metres, init_verts_m=init)
+
+
+def read_registration_landmarks(path: Path) -> np.ndarray:
+    """The 68 landmarks (68, 3) NPHM space of ``registration.ply`` (``LANDMARK_VERTICES``);
+    a mesh too small for those indices is of another topology: ScanError naming it."""
+    registration = check_mesh(read_ply(path), path, need_faces=False)
+    if len(registration.verts) <= LANDMARK_VERTICES.max():
+        raise ScanError(path, f"{len(registration.verts)} vertices: not NPHM's registration "
+                        f"topology (its landmark vertices go up to {LANDMARK_VERTICES.max()})")
+    return registration.verts[LANDMARK_VERTICES]
 
 
 def read_raw_similarity(record: ScanRecord) -> tuple[float, np.ndarray, np.ndarray]:
