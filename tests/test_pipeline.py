@@ -20,6 +20,8 @@ import pytest
 from shards import verify_folder
 from synthetic import write_synthetic
 
+pytestmark = pytest.mark.slow  # whole builds through Luigi: minutes each
+
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ["--data-synthetic-subjects", "2", "--data-synthetic-expressions", "1",
          "--data-synthetic-scan-vertices", "12000", "--render-resolution", "64",

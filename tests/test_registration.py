@@ -81,6 +81,7 @@ def test_umeyama_recovers_a_similarity():
     assert np.allclose(fitted.rotation, rotation) and np.allclose(fitted.translation, [1, 2, 3])
 
 
+@pytest.mark.slow
 def test_clean_scans_are_registered_within_a_millimetre(clean_results):
     for _, errors in clean_results:
         # surface distance to the truth: the issue's targets (mean <= 0.5 mm, P95 <= 2 mm)
@@ -91,6 +92,7 @@ def test_clean_scans_are_registered_within_a_millimetre(clean_results):
         assert errors["registered"]["mean"] <= 0.85 and errors["registered"]["p95"] <= 2.0
 
 
+@pytest.mark.slow
 def test_noisy_scans_register_as_well_as_the_true_surface_itself(ict, prepared, clean_results):
     """The noise, sampling and missing back of a scan cost almost nothing: registering the
     noise-free, complete true surface (subdivided) gives nearly the same vertex error."""
@@ -101,11 +103,13 @@ def test_noisy_scans_register_as_well_as_the_true_surface_itself(ict, prepared, 
         assert errors["registered"]["mean"] <= limit + 0.15
 
 
+@pytest.mark.slow
 def test_refinement_reduces_the_error_of_the_model_fit(clean_results):
     for _, errors in clean_results:
         assert errors["registered"]["mean"] < errors["fit"]["mean"]
 
 
+@pytest.mark.slow
 def test_holes_and_hair_at_most_double_the_error(ict, prepared, clean_results):
     for seed, (_, clean) in zip(SEEDS, clean_results, strict=True):
         scan = make_synthetic_scan(ict, seed, n_points=25_000, as_mesh=seed % 2 == 0,
@@ -115,6 +119,7 @@ def test_holes_and_hair_at_most_double_the_error(ict, prepared, clean_results):
             assert errors[kind]["mean"] <= 2.0 * max(clean[kind]["mean"], 0.25), kind
 
 
+@pytest.mark.slow
 def test_a_wide_open_mouth_registers_without_landmarks(ict, prepared):
     """Without the pitch starts this scan's lips lock crossed (8.9 mm lip error)."""
     scan = make_synthetic_scan(ict, 101, n_points=30_000,
@@ -138,6 +143,7 @@ def _head(ict) -> np.ndarray:
     return make_synthetic_scan(ict, 7, n_points=5000).verts_m
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case, reason", [
     ("empty", "empty"),
     ("nan", "NaN"),
@@ -175,6 +181,7 @@ def test_a_diverging_fit_is_refused(ict, prepared):
         register_scan(prepared, scan.verts_m, settings=settings)
 
 
+@pytest.mark.slow
 def test_outputs_are_complete_and_readable(ict, prepared, tmp_path):
     scan = make_synthetic_scan(ict, 9, n_points=8000, hole_fraction=0.3)
     registration = register_scan(prepared, scan.verts_m)

@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from scans_support import tiny_set
 from scipy.spatial.transform import Rotation
@@ -30,6 +31,7 @@ def _copy(raw: Path, options: dict, to: Path) -> tuple[Path, dict]:
                 for k, v in options.items()}
 
 
+@pytest.mark.slow
 def test_ava256_frame_with_a_far_head_pose_registers_and_its_photos_line_up(
         tmp_path_factory, tmp_path, standin_model_path):
     raw, truth_root, options = tiny_set(tmp_path_factory, "ava256")
@@ -123,6 +125,7 @@ def test_ava256_npy_head_pose_and_pkl_calibration_read_like_txt_and_json(tmp_pat
     assert "allow-list" in scan.skipped_photos[0]["reason"]
 
 
+@pytest.mark.slow
 def test_missing_rt_scale_dict_leaves_every_scan_registered_with_photos_skipped(
         tmp_path_factory, tmp_path, standin_model_path):
     raw, truth_root, options = tiny_set(tmp_path_factory, "facescape")

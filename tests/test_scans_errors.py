@@ -126,6 +126,7 @@ def test_zip_missing_member_drops_that_photo_only(tmp_path_factory, tmp_path):
     assert "cam400013.zip::cam400013/000000.avif" in reason and "member missing" in reason
 
 
+@pytest.mark.slow
 def test_check_command_reports_damage_and_fails(nphm):
     root, _, folder = nphm
     command = [sys.executable, "-m", "scans"]
