@@ -55,9 +55,10 @@ def nphm(tmp_path_factory):
 @pytest.fixture(scope="module")
 def facescape(tmp_path_factory):
     root = tmp_path_factory.mktemp("facescape")
-    write_synthetic("facescape", root / "raw", root / "truth", subjects=4, expressions=1,
-                    seed=3, scan_vertices=12000, texture_tile=32, views=1, photo_size=(32, 24))
-    records = list_scans("facescape", root / "raw")
+    options = write_synthetic("facescape", root / "raw", root / "truth", subjects=4,
+                              expressions=1, seed=3, scan_vertices=12000, texture_tile=32,
+                              views=1, photo_size=(32, 24))
+    records = list_scans("facescape", root / "raw", **options)  # the toolkit's predef/ too
     return records, [load_scan(r) for r in records], root
 
 

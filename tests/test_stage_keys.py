@@ -13,7 +13,10 @@ from rendering.camera import ViewSampling
 def test_registration_key_hashes_the_full_effective_settings(monkeypatch):
     before = tasks_register.effective_settings()
     configured = ("fit_points", "icp_points", "laplacian_weight")
+    budget = before.pop("scan_budget")
     assert before == RegistrationSettings(**{k: before[k] for k in configured}).to_json()
+    assert budget == {"max_points": 250_000, "max_file_mb": 400.0, "seed": 0}
+    before["scan_budget"] = budget
     assert before == tasks_register.effective_settings()  # stable: unchanged scans keep keys
 
     @dataclass(frozen=True)
