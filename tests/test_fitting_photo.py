@@ -115,6 +115,7 @@ def test_bad_photos_exit_2_naming_the_file_and_write_nothing(standin_model_path,
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
 
 
+@pytest.mark.slow
 def test_cmyk_16bit_and_panorama_photos_fit(standin_model_path, tmp_path, capsys):
     photo = Image.open(ASTRONAUT).convert("RGB")
     cmyk = tmp_path / "cmyk.jpg"

@@ -91,6 +91,7 @@ def test_run_folder_of_another_config_is_refused(tiny_run, spheres_32):
                          progress=False)
 
 
+@pytest.mark.slow
 def test_trained_model_beats_the_mean_baseline_on_held_out_subjects(tmp_path):
     spheres = SphereFaces(subjects=6, views=8, size=64, seed=0)
     model = ModelConfig(resolution=64, patch_size=8, head_dim=64, head_heads=4,

@@ -62,6 +62,7 @@ def facescape(tmp_path_factory):
     return records, [load_scan(r) for r in records], root
 
 
+@pytest.mark.slow
 def test_flame_ply_prior_lowers_the_vertex_error(prepared, nphm):
     scans, truth_root = nphm
     for scan in scans:
@@ -77,6 +78,7 @@ def test_flame_ply_prior_lowers_the_vertex_error(prepared, nphm):
         assert after[1] < 0.2
 
 
+@pytest.mark.slow
 def test_a_flame_ply_of_another_subject_or_size_is_refused(prepared, nphm):
     (scan, other), _ = nphm
     _, record = register_with_signals(prepared, scan.verts_m, scan.faces, SETTINGS,
@@ -99,6 +101,7 @@ def first_pass(standin_model_path, facescape, tmp_path_factory):
     return out, common, statuses
 
 
+@pytest.mark.slow
 def test_topology_map_lowers_the_vertex_error_and_refuses_other_meshes(prepared, facescape,
                                                                        first_pass):
     records, scans, root = facescape
@@ -141,6 +144,7 @@ def test_landmarks_of_another_topology_are_refused(prepared, facescape):
     assert registration.metrics["signals"] == record
 
 
+@pytest.mark.slow
 def test_two_passes_build_the_map_once_and_record_the_path(prepared, facescape,
                                                             first_pass):
     records, _, _ = facescape
