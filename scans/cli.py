@@ -1,4 +1,4 @@
-"""``python -m scans {synth,list,check}``."""
+"""``python -m scans {list,check}`` (synthetic data sets: ``python -m synthetic``)."""
 
 from __future__ import annotations
 
@@ -46,15 +46,6 @@ def check_records(records) -> list[tuple[str, str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scans", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    synth = sub.add_parser("synth", help="write a synthetic data set and its ground truth")
-    synth.add_argument("--dataset", required=True, choices=sorted(ADAPTERS))
-    synth.add_argument("--out", required=True, help="data-set root to write")
-    synth.add_argument("--truth", required=True, help="ground-truth root (outside --out)")
-    synth.add_argument("--subjects", type=int, default=2)
-    synth.add_argument("--expressions", type=int, default=2)
-    synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--scan-vertices", type=int, default=100_000)
-    synth.add_argument("--views", type=int, default=4)
     for name in ("list", "check"):
         cmd = sub.add_parser(name, help=f"{name} the scans of a data set")
         cmd.add_argument("--dataset", required=True, choices=sorted(ADAPTERS))
@@ -62,14 +53,6 @@ def main(argv: list[str] | None = None) -> int:
         cmd.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                          help="adapter option, e.g. mv_root=PATH, frames_per_segment=2")
     args = parser.parse_args(argv)
-    if args.command == "synth":
-        from synthetic import write_synthetic
-
-        options = write_synthetic(args.dataset, args.out, args.truth, args.subjects,
-                                  args.expressions, args.seed, args.scan_vertices,
-                                  views=args.views)
-        print(json.dumps({"dataset": args.dataset, "root": args.out, "options": options}))
-        return 0
     try:
         records = list_scans(args.dataset, args.root, **parse_options(args.option))
     except ScanError as exc:

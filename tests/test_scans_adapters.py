@@ -4,6 +4,7 @@ put the true landmarks and silhouette where the photos show them."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 
 import numpy as np
@@ -99,3 +100,18 @@ def test_nphm_landmarks_are_read_from_the_registration_where_nphms_code_reads_th
     write_ply(other, np.random.default_rng(0).normal(size=(500, 3)))
     with pytest.raises(ScanError, match="registration.ply.*not NPHM's registration topology"):
         load_scan(dataclasses.replace(record, files={**record.files, "registration": str(other)}))
+
+
+def test_synthetic_cli_writes_a_set_the_scans_cli_lists(tmp_path, capsys):
+    from scans.cli import main as scans_main
+    from synthetic.__main__ import main as synthetic_main
+
+    assert synthetic_main(["--dataset", "nphm", "--out", str(tmp_path / "raw"), "--truth",
+                           str(tmp_path / "truth"), "--subjects", "1", "--expressions", "1",
+                           "--scan-vertices", "6000"]) == 0
+    written = json.loads(capsys.readouterr().out)
+    assert written["dataset"] == "nphm" and written["options"] == {}
+    assert scans_main(["list", "--dataset", "nphm", "--root", str(tmp_path / "raw")]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["scan_id"] for r in listed] == ["001_000"]
+    assert (tmp_path / "truth" / "001_000" / "truth.npz").is_file()
