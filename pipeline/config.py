@@ -121,6 +121,10 @@ class render(luigi.Config):  # noqa: N801
         default=stage_default(DetailSettings, "pixels_per_edge"), description="scan pass level "
         "of detail: dense scans decimated to about one triangle edge per this many pixels at "
         "the closest views (rendering/level_of_detail.py); 0: always the full scan")
+    scan_min_faces = luigi.IntParameter(
+        default=stage_default(DetailSettings, "min_faces"), description="scans are never "
+        "decimated below this many faces (those with fewer than twice as many are drawn as "
+        "they are, unread by the level-of-detail stage)")
 
 
 class train(luigi.Config):  # noqa: N801

@@ -77,7 +77,7 @@ def update_topology_map(folder: Path, records: dict[str, ScanRecord],
         return path, key
     pairs, faces = [], None
     for scan_id in group:
-        scan = load_scan(records[scan_id])
+        scan = load_scan(records[scan_id], appearance=False)
         faces = scan.faces
         pairs.append((scan.verts_m, np.load(folder / scan_id / UNMAPPED_VERTS)))
     topology_map = build_topology_map(pairs, faces, np.flatnonzero(prepared.free),

@@ -124,7 +124,7 @@ def load_within_budget(record: ScanRecord, budget: ScanBudget) -> tuple[Scan, Bo
     bounded geometry to register, with ``facts["file_mb"]``."""
     mesh = record.files.get("scan", record.files.get("mesh"))
     file_mb = check_scan_files([] if mesh is None else [mesh], budget)
-    scan = load_scan(record)
+    scan = load_scan(record, appearance=False)
     bounded = bound_scan(scan.verts_m, scan.faces, budget)
     bounded.facts["file_mb"] = round(file_mb, 1)
     return scan, bounded

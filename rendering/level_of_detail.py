@@ -1,15 +1,18 @@
 """Level of detail of the scan pass: a release-density scan decimated to what a view can show.
 
-NPHM's scans have ~3.5M faces (NPHM paper); at 512 px a face pixel covers ~0.7 mm of skin, so
-most of those triangles fall several to a pixel and only cost rasterisation time. The scan
-drawn for the normal, depth and rgb maps is therefore decimated once per scan (quadric edge
-collapse, ``fast_simplification``: see docs/rendering.md for the candidates measured) to about
-one triangle edge per ``pixels_per_edge`` pixels at the largest footprint the sampled views
-can give the head (``head_fill`` max of ``head_extent_m`` over the image height), and the
-result is cached per scan under the render stage's key, so later views and shards reuse it.
+NPHM's scans have ~3.5M faces (NPHM paper); at 512 px a face pixel covers ~0.35 mm of skin, so
+most of those triangles fall several to a pixel and only cost rasterisation time (on a CPU
+rasteriser the draw time grows with the face count: 0.6 CPU-s for 4.7M faces against 0.07 for
+200k). The scan drawn for the normal, depth and rgb maps is therefore decimated once per scan
+(quadric edge collapse, ``fast_simplification``: see docs/rendering.md for the candidates
+measured) to about one triangle edge per ``pixels_per_edge`` pixels at the largest footprint
+the sampled views can give the head (``head_fill`` max of ``head_extent_m`` over the image
+height). Open borders (holes, the neck) are kept so silhouettes do not move. The registered
+(uv) mesh is never decimated.
 
-The registered (uv) mesh is never decimated; open borders (holes, the neck) are kept as they
-are so silhouettes do not move.
+The level is written per scan (:func:`write_level`) under a stamp of the scan's registration
+key, the settings, the footprint and the decimator (:func:`level_stamp`), so the render stage
+reads a ~5 MB level instead of the scan (207 MB at release density) and re-renders reuse it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import hashlib
 import json
 import math
 import os
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,14 +41,21 @@ class DetailSettings:
     Attributes
     ----------
     pixels_per_edge : target triangle edge in pixels at the largest head footprint (0: off,
-        always the full scan)
-    min_faces : never decimate below this many faces
+        always the full scan); 3 keeps the draw of a release-density NPHM scan at 512 px to
+        ~210k faces, the cost of a rehearsal-density scan (docs/measurements.md)
+    min_faces : never decimate below this many faces (a scan at rehearsal density, <= 200k
+        faces, is drawn as it is)
     min_reduction : decimate only when the target is at most this fraction of the scan's faces
     """
 
-    pixels_per_edge: float = 1.0
-    min_faces: int = 50_000
+    pixels_per_edge: float = 3.0
+    min_faces: int = 200_000
     min_reduction: float = 0.5
+
+    def may_decimate(self, n_faces: int) -> bool:
+        """Whether a scan of ``n_faces`` can need decimating at any footprint (its faces
+        over ``min_faces / min_reduction``): the others are drawn as they are, unread here."""
+        return self.pixels_per_edge > 0 and self.min_faces < self.min_reduction * n_faces
 
 
 def surface_area_m2(verts_m: np.ndarray, faces: np.ndarray) -> float:
@@ -117,48 +128,35 @@ def _decimate_part(surface: Surface, faces: np.ndarray, n_faces: float) -> Surfa
 @dataclass(frozen=True)
 class DetailChoice:
     """What the scan pass draws: ``faces_in`` of the scan, ``faces_used`` drawn, the
-    ``target`` computed from the footprint, ``pixel_mm`` and ``cached`` (read from disk)."""
+    ``target`` computed from the footprint and the footprint ``pixel_mm``."""
 
     faces_in: int
     faces_used: int
     target: int
     pixel_mm: float
-    cached: bool
 
 
-def scan_for_views(surface: Surface, pixel_m: float, settings: DetailSettings,
-                   cache_path: Path | None = None, key: str = "") -> tuple[Surface, DetailChoice]:
-    """The surface to draw for views whose finest pixel covers ``pixel_m`` metres.
-
-    Parameters
-    ----------
-    surface : the scan, verts (V, 3) metres
-    pixel_m : :func:`pixel_footprint_m`
-    settings : :class:`DetailSettings`
-    cache_path : an ``.npz`` holding this scan's decimation; reused when it was written under
-        the same ``key`` (with the settings and decimator), else written anew (atomically)
-    key : what the scan's geometry depends on (e.g. its registration key)
-
-    Returns
-    -------
-    the surface to draw (the input when no decimation is due) and the :class:`DetailChoice`.
-    """
+def scan_for_views(surface: Surface, pixel_m: float,
+                   settings: DetailSettings) -> tuple[Surface, DetailChoice]:
+    """The surface to draw for views whose finest pixel covers ``pixel_m`` metres
+    (:func:`pixel_footprint_m`): ``surface`` (verts (V, 3) metres) decimated to
+    :func:`target_faces`, or as it is when that is not under ``min_reduction`` of its faces
+    or ``pixels_per_edge`` is 0."""
     n_in = len(surface.faces)
     if settings.pixels_per_edge <= 0:
-        return surface, DetailChoice(n_in, n_in, n_in, pixel_m * 1e3, False)
+        return surface, DetailChoice(n_in, n_in, n_in, pixel_m * 1e3)
     target = target_faces(surface_area_m2(surface.verts_m, surface.faces), pixel_m, settings)
     if target > settings.min_reduction * n_in:
-        return surface, DetailChoice(n_in, n_in, target, pixel_m * 1e3, False)
-    stamp = hashlib.sha256(json.dumps([key, n_in, target, asdict(settings), DECIMATOR])
-                           .encode()).hexdigest()[:16]
-    if cache_path is not None:
-        cached = _read_cache(Path(cache_path), stamp)
-        if cached is not None:
-            return cached, DetailChoice(n_in, len(cached.faces), target, pixel_m * 1e3, True)
+        return surface, DetailChoice(n_in, n_in, target, pixel_m * 1e3)
     lod = decimate(surface, target)
-    if cache_path is not None:
-        _write_cache(Path(cache_path), stamp, lod)
-    return lod, DetailChoice(n_in, len(lod.faces), target, pixel_m * 1e3, False)
+    return lod, DetailChoice(n_in, len(lod.faces), target, pixel_m * 1e3)
+
+
+def level_stamp(key: str, pixel_m: float, settings: DetailSettings) -> str:
+    """What a written level is made from: the scan's registration ``key`` (its geometry and
+    frame), the footprint ``pixel_m``, the settings and the decimator."""
+    payload = json.dumps([key, round(pixel_m * 1e9), asdict(settings), DECIMATOR])
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def map_difference(full: dict, lod: dict, pixels: np.ndarray) -> dict:
@@ -178,21 +176,25 @@ def map_difference(full: dict, lod: dict, pixels: np.ndarray) -> dict:
             "depth_p95_mm": float(np.percentile(depth_mm, 95)), "pixels": int(len(angle))}
 
 
-def _read_cache(path: Path, stamp: str) -> Surface | None:
+def read_level(path: Path, stamp: str) -> Surface | None:
+    """The level written at ``path`` under ``stamp``; None when it is missing, unreadable or
+    was made from something else (another stamp)."""
     try:
         with np.load(path) as stored:
             if str(stored["stamp"]) != stamp:
                 return None
             colors = stored["colors"] if stored["colors"].size else None
             return Surface(stored["verts_m"], stored["faces"], colors)
-    except (OSError, KeyError, ValueError):
-        return None
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        return None  # a level cut short (a killed writer leaves none, a full disk may)
 
 
-def _write_cache(path: Path, stamp: str, lod: Surface) -> None:
-    """Write ``path`` atomically: a worker killed mid-write leaves only a temporary file."""
+def write_level(path: Path, stamp: str, lod: Surface) -> None:
+    """Write a scan's level (verts float32 metres, faces int32, colours uint8) to ``path``
+    atomically: a worker killed mid-write leaves only a temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
     colors = np.zeros((0, 3), np.uint8) if lod.vertex_colors is None else lod.vertex_colors
-    np.savez(tmp, stamp=np.array(stamp), verts_m=lod.verts_m, faces=lod.faces, colors=colors)
+    np.savez(tmp, stamp=np.array(stamp), verts_m=np.asarray(lod.verts_m, np.float32),
+             faces=np.asarray(lod.faces, np.int32), colors=colors)
     os.replace(tmp, path)

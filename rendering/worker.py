@@ -23,13 +23,21 @@ from atomicfile import write_text
 from flame import FlameModel, load_model
 from rendering.camera import Camera, ViewSampling, project
 from rendering.geometry import Surface, UVMesh
-from rendering.level_of_detail import DetailSettings, pixel_footprint_m, scan_for_views
+from rendering.level_of_detail import DetailSettings, level_stamp, read_level, scan_for_views
+from rendering.levels import (
+    aligned_surface,
+    detail_of,
+    level_path,
+    registration_frame,
+    registration_of,
+    registration_status,
+)
 from rendering.maps import render_maps_for_photo
 from rendering.photo import crop_box, crop_camera, crop_photo
 from rendering.renderer import GpuCornerMesh, GpuSurface, Renderer, worker_renderer
 from rendering.sample import render_sample
 from scans import Photo, ScanRecord
-from scans.datasets import load_scan
+from scans.datasets import load_photos, load_scan
 from scans.images import load_photo
 from scans.meshio import read_ply
 from shards import ShardInfo, sample_rng, write_manifest, write_shard
@@ -65,12 +73,6 @@ class ShardJob:
 def _stable_hash(*parts: object) -> str:
     payload = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(payload).hexdigest()[:16]
-
-
-def registration_status(registration_dir: Path, scan_id: str) -> dict:
-    """A registered scan's ``status.json``: its ``key`` and its photo views' verdicts."""
-    with open(registration_dir / scan_id / "status.json") as stream:
-        return json.load(stream)
 
 
 def accepted_photos(status: dict) -> list[int]:
@@ -163,16 +165,11 @@ def _model(model_path: str) -> FlameModel:
     return load_model(model_path)
 
 
-def _aligned(points: np.ndarray, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
-    """Scan-frame points (N, 3) into the model-aligned frame: R^T (x - t)."""
-    return (points - translation) @ rotation
-
-
 def to_sample_frame(points_m: np.ndarray, registration_scan_dir: Path) -> np.ndarray:
     """Points (N, 3) of a scan's frame (e.g. its ground truth) in the frame its samples'
-    ``w2c`` start from (the model-aligned frame of its registration)."""
-    with np.load(Path(registration_scan_dir) / "params.npz") as stored:
-        return _aligned(np.asarray(points_m), stored["R"], stored["t"])
+    ``w2c`` start from (the model-aligned frame of its registration): R^T (x - t)."""
+    rotation, translation = registration_frame(Path(registration_scan_dir))
+    return (np.asarray(points_m) - translation) @ rotation
 
 
 def render_shard(job: ShardJob, model_path: str) -> dict:
@@ -192,9 +189,7 @@ def render_shard(job: ShardJob, model_path: str) -> dict:
                          roll_deg=(-job.settings["roll_deg"], job.settings["roll_deg"]))
     face_mask = np.zeros(model.n_vertices, dtype=bool)
     face_mask[model.masks.get("face", np.arange(model.n_vertices))] = True
-    detail = _ScanDetail(DetailSettings(float(job.settings["scan_pixels_per_edge"])),
-                         pixel_footprint_m(size, views.head_fill[1], views.head_extent_m),
-                         Path(job.path).parent / "lod")
+    detail = _ScanDetail(*detail_of(job.settings), Path(job.path).parent)
     samples = _shard_samples(job, renderer, model, views, face_mask, detail)
     record = write_shard(job.path, samples, len(job.samples), ShardInfo(config_hash=job.key))
     record["sources"] = [asdict(s) for s in job.samples]
@@ -205,11 +200,12 @@ def render_shard(job: ShardJob, model_path: str) -> dict:
 @dataclass(frozen=True)
 class _ScanDetail:
     """The scan pass's level of detail (:mod:`rendering.level_of_detail`): its settings, the
-    finest pixel footprint of the views (metres) and the folder caching each scan's level."""
+    finest pixel footprint of the views (metres) and the shards folder whose ``lod/`` holds
+    the levels of the level-of-detail stage (:mod:`rendering.levels`)."""
 
     settings: DetailSettings
     pixel_m: float
-    cache_dir: Path
+    shards_dir: Path
 
 
 def _shard_samples(job: ShardJob, renderer: Renderer, model: FlameModel, views: ViewSampling,
@@ -242,20 +238,35 @@ def _shard_samples(job: ShardJob, renderer: Renderer, model: FlameModel, views: 
             loaded.release()
 
 
-def _load_scan(record_json: dict, registration: Path, model: FlameModel) -> tuple:
-    """The scan, its surface and registered mesh in the model-aligned frame, and parameters."""
-    record = ScanRecord(**record_json)
-    scan = load_scan(record)
+def _load_registration(registration: Path, model: FlameModel) -> tuple[UVMesh, dict]:
+    """The registered mesh in the model-aligned frame, and its parameters with the alignment
+    ``R`` (3, 3) and ``t`` (3,)."""
     with np.load(registration / "params.npz") as stored:
         params = {k: np.asarray(stored[k], dtype=np.float32).reshape(-1) for k in PARAM_KEYS}
         rotation, translation = stored["R"], stored["t"]
     params["scale"] = params["scale"].reshape(())
     registered_m = read_ply(registration / "mesh.ply").verts
-    surface = Surface(_aligned(scan.verts_m, rotation, translation), scan.faces,
-                      scan.vertex_colors, scan.texture, scan.uv_corners)  # texture: sampled
-    registered = UVMesh(_aligned(registered_m, rotation, translation), model.faces, model.vt,
+    registered = UVMesh((registered_m - translation) @ rotation, model.faces, model.vt,
                         model.ft)
-    return scan, surface, registered, {**params, "R": rotation, "t": translation}
+    return registered, {**params, "R": rotation, "t": translation}
+
+
+def _scan_to_draw(record: ScanRecord, registration: Path,
+                  detail: _ScanDetail) -> tuple[Surface, list[Photo]]:
+    """The scan surface to draw (model-aligned frame) and its photos: the level written by
+    the level-of-detail stage when there is one of this registration and these settings
+    (the scan itself is not read), else the scan read and brought to the level here."""
+    key, faces_in = registration_of(registration)
+    if faces_in is None or detail.settings.may_decimate(faces_in):
+        level = read_level(level_path(detail.shards_dir, record.scan_id),
+                           level_stamp(key, detail.pixel_m, detail.settings))
+        if level is not None:
+            return level, load_photos(record)
+    scan = load_scan(record)
+    surface = aligned_surface(scan, *registration_frame(registration))
+    photos = scan.photos
+    del scan  # its texture, uv and scan-frame vertices are not needed (dense scans: ~300 MB)
+    return scan_for_views(surface, detail.pixel_m, detail.settings)[0], photos
 
 
 @dataclass
@@ -289,15 +300,11 @@ class _UploadedScan:
 
 def _upload_scan(renderer: Renderer, record_json: dict, registration: Path, model: FlameModel,
                  face_mask: np.ndarray, detail: _ScanDetail) -> _UploadedScan:
-    """Load a scan and its registration (:func:`_load_scan`), bring the scan to the views'
-    level of detail (decimated once per scan and registration, cached) and upload both."""
-    scan, surface, registered, params = _load_scan(record_json, registration, model)
-    record, photos = scan.record, scan.photos
-    del scan  # its texture, uv and scan-frame vertices are not needed (dense scans: ~300 MB)
-    surface, _ = scan_for_views(surface, detail.pixel_m, detail.settings,
-                                detail.cache_dir / f"{record.scan_id}.npz",
-                                key=registration_status(registration.parent,
-                                                        record.scan_id)["key"])
+    """Load a scan at the views' level of detail (:func:`_scan_to_draw`) and its registration
+    (:func:`_load_registration`), and upload both."""
+    record = ScanRecord(**record_json)
+    surface, photos = _scan_to_draw(record, registration, detail)
+    registered, params = _load_registration(registration, model)
     return _UploadedScan(record=record, photos=photos, registered=registered, params=params,
                          surface_gpu=renderer.upload_surface(surface),
                          registered_gpu=renderer.upload_uv_mesh(registered),

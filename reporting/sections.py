@@ -219,6 +219,7 @@ def stage_timings(model: dict, synthesis: dict, registration: dict, render: dict
         timings[f"synthesize {name}"] = record.get("seconds")
     for name in registration:
         timings[f"register {name}"] = registration[name].get("seconds")
+        timings[f"levels of detail {name}"] = render[name].get("levels", {}).get("seconds")
         timings[f"render {name}"] = render[name].get("seconds")
     timings["train"] = trained.get("seconds")
     timings["fit and evaluate"] = fitting_result.get("seconds")

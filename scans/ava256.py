@@ -463,11 +463,22 @@ def read_texture(record: ScanRecord) -> tuple[np.ndarray | None, str, str]:
     return None, "", reason
 
 
-def load(record: ScanRecord) -> Scan:
-    """Read a frame: tracked mesh (metres, head frame), landmarks, photos' cameras."""
-    head_pose = read_head_pose(record.files["head_pose"])
-    to_metres = np.diag([MM_TO_M] * 3 + [1.0])  # the tracked mesh is already in the head frame
-    world_to_head_m = to_metres @ np.linalg.inv(head_pose)
+def _world_to_head_m(record: ScanRecord) -> tuple[np.ndarray, np.ndarray]:
+    """(to_metres, world_to_head_m), (4, 4) each: the tracked mesh is already in the head
+    frame (millimetres); the capture's world frame reaches it through the inverse head pose."""
+    to_metres = np.diag([MM_TO_M] * 3 + [1.0])
+    return to_metres, to_metres @ np.linalg.inv(read_head_pose(record.files["head_pose"]))
+
+
+def load_photos(record: ScanRecord) -> list[Photo]:
+    """The frame's calibrated photos without its mesh (those :func:`load` gives)."""
+    return read_photos(record, _world_to_head_m(record)[1])[0]
+
+
+def load(record: ScanRecord, appearance: bool = True) -> Scan:
+    """Read a frame: tracked mesh (metres, head frame), landmarks, photos' cameras, and its
+    uv texture and vertex colours (``appearance``)."""
+    to_metres, world_to_head_m = _world_to_head_m(record)
     mesh_spec = record.files["mesh"]
     mesh = check_mesh(read_ply(mesh_spec, _member(mesh_spec)), mesh_spec, need_faces=False)
     faces, uv = mesh.faces, mesh.uv_corners
@@ -486,9 +497,9 @@ def load(record: ScanRecord) -> Scan:
         log.warning("%s: photo %s dropped: %s", record.scan_id, problem["camera_id"],
                     problem["reason"])
     texture, source, reason = None, "", ""
-    if len(faces) and uv is not None:
+    if appearance and len(faces) and uv is not None:
         texture, source, reason = read_texture(record)
-    elif "texture" in record.files:
+    elif appearance and "texture" in record.files:
         reason = f"{record.files['face_topology']} has no uv: the texture cannot be placed"
     colors = mesh.vertex_colors
     if texture is not None:

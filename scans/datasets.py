@@ -6,7 +6,7 @@ from pathlib import Path
 from types import ModuleType
 
 from scans import ava256, facescape, nphm
-from scans.records import Scan, ScanRecord
+from scans.records import Photo, Scan, ScanRecord
 
 ADAPTERS: dict[str, ModuleType] = {"nphm": nphm, "facescape": facescape, "ava256": ava256}
 """Data set name -> adapter module (each has ``list_scans(root, **options)`` and ``load``)."""
@@ -48,6 +48,13 @@ def optional_files(dataset: str, root: str | Path, records: list[ScanRecord],
     return describe(root, records, **options) if describe is not None else []
 
 
-def load_scan(record: ScanRecord) -> Scan:
-    """Read a listed scan (mesh, colour, landmarks, photos' cameras) through its adapter."""
-    return adapter_for(record.dataset).load(record)
+def load_scan(record: ScanRecord, appearance: bool = True) -> Scan:
+    """Read a listed scan (mesh, colour, landmarks, photos' cameras) through its adapter;
+    ``appearance`` False reads no texture and samples no colours (geometry for registration:
+    NPHM at release density, 2.35M vertices, ~0.6 CPU-s less)."""
+    return adapter_for(record.dataset).load(record, appearance)
+
+
+def load_photos(record: ScanRecord) -> list[Photo]:
+    """A listed scan's calibrated photos (cameras, image paths) without reading its mesh."""
+    return adapter_for(record.dataset).load_photos(record)

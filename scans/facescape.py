@@ -254,11 +254,21 @@ def read_photos(record: ScanRecord) -> tuple[list[Photo], list[dict]]:
     return photos, skipped
 
 
-def load(record: ScanRecord) -> Scan:
-    """Read a TU model (metres), its texture and colours, landmarks and photos' cameras."""
+def _photos(record: ScanRecord) -> tuple[list[Photo], list[dict]]:
+    return read_photos(record) if "params" in record.files else ([], [])
+
+
+def load_photos(record: ScanRecord) -> list[Photo]:
+    """The scan's calibrated photos without its mesh (those :func:`load` gives)."""
+    return _photos(record)[0]
+
+
+def load(record: ScanRecord, appearance: bool = True) -> Scan:
+    """Read a TU model (metres), its texture and colours (``appearance``), landmarks and
+    photos' cameras."""
     mesh_path = Path(record.files["mesh"])
     to_metres = similarity(MM_TO_M)
-    scan = read_textured_mesh(mesh_path, read_obj, to_metres)
+    scan = read_textured_mesh(mesh_path, read_obj, to_metres, appearance)
     verts_m, mesh = scan.verts_m, scan.mesh
     landmarks = None
     if "landmark_indices" in record.files:
@@ -275,7 +285,7 @@ def load(record: ScanRecord) -> Scan:
         if len(idx) != 68 or idx.min() < 0 or idx.max() >= len(verts_m):
             raise ScanError(lmk_path, f"'v10' must hold 68 vertex indices below {len(verts_m)}")
         landmarks = verts_m[idx]
-    photos, skipped = read_photos(record) if "params" in record.files else ([], [])
+    photos, skipped = _photos(record)
     for problem in skipped:
         log.warning("%s: photo %s dropped: %s", record.scan_id, problem["camera_id"],
                     problem["reason"])

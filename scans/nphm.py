@@ -38,7 +38,7 @@ import numpy as np
 from scans.errors import ScanError
 from scans.geometry import similarity, transform_points
 from scans.meshio import check_mesh, read_ply
-from scans.records import Scan, ScanRecord
+from scans.records import Photo, Scan, ScanRecord
 from scans.textured import read_textured_mesh
 
 DATASET = "nphm"
@@ -76,12 +76,12 @@ def list_scans(root: str | Path) -> list[ScanRecord]:
     return records
 
 
-def load(record: ScanRecord) -> Scan:
-    """Read a scan: mesh, texture and vertex colours, the FLAME fit, the landmarks of the
-    registration; metres, FLAME frame."""
+def load(record: ScanRecord, appearance: bool = True) -> Scan:
+    """Read a scan: mesh, texture and vertex colours (``appearance``), the FLAME fit, the
+    landmarks of the registration; metres, FLAME frame."""
     scan_path = Path(record.files["scan"])
     to_metres = similarity(NPHM_TO_METRES)
-    scan = read_textured_mesh(scan_path, read_ply, to_metres)
+    scan = read_textured_mesh(scan_path, read_ply, to_metres, appearance)
     init = None
     if "flame" in record.files:
         fit_path = Path(record.files["flame"])
@@ -95,6 +95,11 @@ def load(record: ScanRecord) -> Scan:
                 vertex_colors=scan.colors, texture=scan.texture,
                 uv_corners=scan.mesh.uv_corners, landmarks_m=landmarks, photos=[],
                 to_metres=to_metres, init_verts_m=init)
+
+
+def load_photos(record: ScanRecord) -> list[Photo]:
+    """NPHM ships no calibrated photos with its scans."""
+    return []
 
 
 def read_registration_landmarks(path: Path) -> np.ndarray:

@@ -26,14 +26,16 @@ class TexturedMesh:
 
 
 def read_textured_mesh(path: Path, reader: Callable[[Path], RawMesh],
-                       to_metres: np.ndarray) -> TexturedMesh:
+                       to_metres: np.ndarray, appearance: bool = True) -> TexturedMesh:
     """Read ``path`` with ``reader`` (read_ply / read_obj), map it to metres with the (4, 4)
-    similarity ``to_metres``, check its size, and load the texture its file names."""
+    similarity ``to_metres``, check its size, and load the texture its file names
+    (``appearance`` False: geometry only, no texture read nor sampled; the file's own vertex
+    colours are kept)."""
     mesh = check_mesh(reader(path), path)
     verts_m = transform_points(to_metres, mesh.verts)
     check_size_m(verts_m, path)
     texture, colors = None, mesh.vertex_colors
-    if mesh.texture_name:
+    if mesh.texture_name and appearance:
         texture = read_image(path.parent / mesh.texture_name)
         if mesh.uv_corners is None:
             raise ScanError(path, "the file names a texture but its faces have no uv")

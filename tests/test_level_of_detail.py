@@ -14,11 +14,14 @@ from rendering.geometry import Surface
 from rendering.level_of_detail import (
     DetailSettings,
     decimate,
+    level_stamp,
     map_difference,
     pixel_footprint_m,
+    read_level,
     scan_for_views,
     surface_area_m2,
     target_faces,
+    write_level,
 )
 from rendering.renderer import Renderer
 
@@ -53,13 +56,12 @@ def test_a_scan_within_the_target_is_drawn_as_it_is() -> None:
     assert choice.faces_used == choice.faces_in  # 0: the level of detail is off
 
 
-def test_decimated_sphere_draws_the_same_normals_and_depth(tmp_path) -> None:
+def test_decimated_sphere_draws_the_same_normals_and_depth() -> None:
     full = _sphere(6)  # 81,920 faces
     pixel_m = pixel_footprint_m(128, 0.7, 0.25)
     lod, choice = scan_for_views(full, pixel_m, DetailSettings(pixels_per_edge=1.5,
-                                                               min_faces=1000),
-                                 tmp_path / "lod" / "sphere.npz", key="k")
-    assert choice.faces_used < 0.25 * len(full.faces) and not choice.cached
+                                                               min_faces=1000))
+    assert choice.faces_used < 0.25 * len(full.faces)
     renderer = Renderer(128, 128)
     focal = 0.7 * 128 * 0.6 / 0.25
     for eye in ([0.0, 0.0, 0.6], [0.4, 0.2, 0.4]):
@@ -77,21 +79,41 @@ def test_decimated_sphere_draws_the_same_normals_and_depth(tmp_path) -> None:
     assert np.abs(lod.vertex_colors - expected).max() <= 8
 
 
-def test_the_decimation_is_cached_per_scan_and_key(tmp_path) -> None:
-    full = _sphere(6)
+def test_open_borders_stay_where_they_are() -> None:
+    sphere = _sphere(6)
+    upper = sphere.faces[(sphere.verts_m[sphere.faces][:, :, 2] > 0.02).all(axis=1)]
+    cap = Surface(sphere.verts_m, upper, sphere.vertex_colors)  # a cap: one open border
+    edges = np.sort(upper[:, [[0, 1], [1, 2], [2, 0]]].reshape(-1, 2), axis=1)
+    unique, counts = np.unique(edges, axis=0, return_counts=True)
+    border = np.unique(unique[counts == 1])
+    for lod in (decimate(cap, len(upper) // 10), decimate(cap, len(upper) // 10, 8_000)):
+        assert len(lod.faces) < 0.2 * len(upper)  # in one piece, then in slabs welded back
+        kept = {tuple(v) for v in lod.verts_m.round(6)}
+        assert all(tuple(v) in kept for v in np.asarray(cap.verts_m, np.float32)[border]
+                   .round(6))
+        lod_edges = np.sort(lod.faces[:, [[0, 1], [1, 2], [2, 0]]].reshape(-1, 2), axis=1)
+        _, lod_counts = np.unique(lod_edges, axis=0, return_counts=True)
+        assert (lod_counts == 1).sum() <= (counts == 1).sum()  # no cut left open
+
+
+def test_a_level_is_read_back_only_under_its_stamp(tmp_path) -> None:
     settings = DetailSettings(pixels_per_edge=1.5, min_faces=1000)
+    lod, _ = scan_for_views(_sphere(6), 0.002, settings)
+    stamp = level_stamp("registration-1", 0.002, settings)
+    assert len({stamp, level_stamp("registration-2", 0.002, settings),
+                level_stamp("registration-1", 0.001, settings),
+                level_stamp("registration-1", 0.002, DetailSettings(2.0, 1000))}) == 4
     path = tmp_path / "lod" / "scan.npz"
-    first, choice = scan_for_views(full, 0.002, settings, path, key="registration-1")
-    again, cached = scan_for_views(full, 0.002, settings, path, key="registration-1")
-    assert cached.cached and not choice.cached
-    np.testing.assert_array_equal(first.faces, again.faces)
-    np.testing.assert_array_equal(first.verts_m, again.verts_m)
-    np.testing.assert_array_equal(first.vertex_colors, again.vertex_colors)
+    assert read_level(path, stamp) is None  # not written yet
+    write_level(path, stamp, lod)
+    again = read_level(path, stamp)
+    np.testing.assert_array_equal(again.faces, lod.faces)
+    np.testing.assert_array_equal(again.verts_m, lod.verts_m)
+    np.testing.assert_array_equal(again.vertex_colors, lod.vertex_colors)
     assert sorted(p.name for p in path.parent.iterdir()) == ["scan.npz"]  # no temporary left
-    _, other = scan_for_views(full, 0.002, settings, path, key="registration-2")
-    assert not other.cached  # another registration: decimated anew, one file per scan
-    _, finer = scan_for_views(full, 0.001, settings, path, key="registration-2")
-    assert not finer.cached and finer.faces_used > other.faces_used
+    assert read_level(path, level_stamp("registration-2", 0.002, settings)) is None
+    path.write_bytes(path.read_bytes()[:200])  # truncated: read as missing, not an error
+    assert read_level(path, stamp) is None
 
 
 def test_map_difference_measures_angles_and_depth() -> None:
@@ -108,23 +130,11 @@ def test_map_difference_measures_angles_and_depth() -> None:
         map_difference(a, b, np.zeros((4, 4), bool))
 
 
-def test_decimation_in_slabs_welds_them_back_into_one_surface() -> None:
-    full = _sphere(6)  # closed: the welded result must have no open edge
-    whole = decimate(full, 8000)
-    slabs = decimate(full, 8000, chunk_faces=20_000)  # 5 slabs
-    assert abs(len(slabs.faces) - 8000) < 0.25 * 8000
-    edges = np.sort(slabs.faces[:, [[0, 1], [1, 2], [2, 0]]].reshape(-1, 2), axis=1)
-    _, counts = np.unique(edges, axis=0, return_counts=True)
-    assert (counts == 1).sum() == 0  # the cuts are closed again
-    # as close to the sphere as the decimation in one piece (mean; max within 1 mm)
-    off = [np.abs(np.linalg.norm(m.verts_m, axis=1) - 0.1) for m in (whole, slabs)]
-    assert off[1].mean() < 1.5 * off[0].mean() + 1e-5 and off[1].max() < 1e-3
-    assert slabs.vertex_colors.shape == (len(slabs.verts_m), 3)
-
-
-def test_render_worker_decimates_a_dense_scan_once_and_reuses_it(tmp_path,
-                                                                  standin_model_path) -> None:
+def test_level_stage_decimates_a_dense_scan_once_and_render_never_reads_it(
+        tmp_path, standin_model_path, monkeypatch) -> None:
+    import rendering.worker
     from registration.worker import register_record
+    from rendering.levels import level_path, prepare_level
     from rendering.worker import plan_shards, render_shard
     from scans.nphm import list_scans
     from synthetic import write_synthetic
@@ -138,21 +148,31 @@ def test_render_worker_decimates_a_dense_scan_once_and_reuses_it(tmp_path,
     assert status["status"] == "registered", status.get("reason")
     settings = {"resolution": 64, "views_per_scan": 2, "photo_views_per_scan": 0,
                 "samples_per_shard": 2, "yaw_deg": 30.0, "pitch_deg": 10.0, "roll_deg": 5.0,
-                "scan_pixels_per_edge": 4.0}
+                "scan_pixels_per_edge": 4.0, "scan_min_faces": 2000}
     shards = tmp_path / "shards"
-    shards.mkdir()
+    done = prepare_level(record.to_json(), str(registration), str(shards), settings)
+    assert done["level"] == "decimated" and done["faces_used"] < 0.6 * done["faces_in"], done
+    path = level_path(shards, record.scan_id)
+    written = path.stat().st_mtime_ns
+    again = prepare_level(record.to_json(), str(registration), str(shards), settings)
+    assert again["level"] == "cached" and path.stat().st_mtime_ns == written
     [job] = plan_shards("nphm", [record], registration, shards, settings, seed=0)
-    first = render_shard(job, str(standin_model_path))
-    cache = shards / "lod" / f"{record.scan_id}.npz"
-    with np.load(cache) as stored:
-        assert len(stored["faces"]) < 0.6 * status["scan_budget"]["faces_in"]
-    written = cache.stat().st_mtime_ns
-    again = render_shard(job, str(standin_model_path))  # e.g. the scan's second shard
-    assert cache.stat().st_mtime_ns == written  # read from the cache, not decimated again
-    assert again["sha256"] == first["sha256"] and first["samples"] == 2
-    full = tmp_path / "full"
-    full.mkdir()
-    [job_full] = plan_shards("nphm", [record], registration, full,
-                             {**settings, "scan_pixels_per_edge": 0.0}, seed=0)
-    render_shard(job_full, str(standin_model_path))
-    assert not (full / "lod").exists()  # 0: the full scan, nothing cached
+    with monkeypatch.context() as patch:  # the render stage draws the level, unread scan
+        patch.setattr(rendering.worker, "load_scan", _refuse)
+        first = render_shard(job, str(standin_model_path))
+    assert first["samples"] == 2
+    path.unlink()  # no level (e.g. its stage failed): the scan is read and decimated there
+    assert render_shard(job, str(standin_model_path))["sha256"] == first["sha256"]
+    full = {**settings, "scan_pixels_per_edge": 0.0}
+    write_level(path, "old", _sphere(2))
+    done = prepare_level(record.to_json(), str(registration), str(shards), full)
+    assert done["level"] == "full" and not path.exists()  # 0: the full scan, old level gone
+    small = {**settings, "scan_min_faces": 100_000}  # under twice the floor: not even read
+    with monkeypatch.context() as patch:
+        patch.setattr("rendering.levels.load_scan", _refuse)
+        assert prepare_level(record.to_json(), str(registration), str(shards),
+                             small)["level"] == "full"
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("the scan was read")
