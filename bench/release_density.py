@@ -2,22 +2,26 @@
 rate, registration time, peak memory, and what the scan pass's level of detail costs in the
 maps.
 
-    LP_NUM_THREADS=1 python bench/release_density.py --out /tmp/release [--scans 2] [--views 100]
+    LP_NUM_THREADS=1 python bench/release_density.py --out /tmp/release [--scans 2] \
+        [--views 6 100]
 
 Writes the same synthetic NPHM scans twice (same seed): at rehearsal density
 (``--scan-vertices``, <= 200k faces) and subdivided to release density (``--release-faces``,
 NPHM's ~3.5M; :mod:`synthetic.subdivide`). Each stage runs in a fresh process, one at a time,
 as one local worker would (one thread, ``LP_NUM_THREADS=1``): registration
 (:func:`registration.worker.register_record`, the build's defaults: the scan budget
-included) and rendering (:func:`rendering.worker.render_shard` at 512 px, ``--views``
-sampled views a scan, the rehearsal's view ranges; the level of detail's cache empty, so each
-scan is decimated once inside the measured time). Then, for the release-density scans, the
-scan pass at its level of detail against the full scan (``scan_pixels_per_edge`` 0) from
+included), the level-of-detail stage (:func:`rendering.levels.prepare_level`, its folder
+emptied first, so each dense scan is read and decimated inside the measured time) and
+rendering (:func:`rendering.worker.render_shard` at 512 px, drawing those levels), once for
+each ``--views`` count of sampled views a scan (the rehearsal's view ranges). Then, for the
+release-density scans, the scan pass at its level of detail against the full scan
+(``scan_pixels_per_edge`` 0) from
 ``--quality-views`` of the same sampled views each, on the pixels that both see in the FLAME
 face region (mask bit 4 of the full render): normal angle and depth difference.
 
-Prints a table: samples per CPU-s (rendering process user+sys over the samples), registration
-s a scan (wall and CPU), each process's peak RSS, the ratios, and the map differences.
+Prints a table: samples per CPU-s (rendering process user+sys over the samples; and with the
+level stage's CPU-s added), registration s a scan (wall and CPU), each process's peak RSS, the
+ratios, and the map differences.
 """
 
 from __future__ import annotations
@@ -41,8 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 RENDER = {"resolution": 512, "views_per_scan": 100, "photo_views_per_scan": 0,
           "samples_per_shard": 100, "yaw_deg": 80.0, "pitch_deg": 30.0, "roll_deg": 15.0,
-          "scan_pixels_per_edge": 1.0}
-"""configs/rehearsal.cfg's [render] (samples_per_shard: one scan a shard)."""
+          "scan_pixels_per_edge": 3.0, "scan_min_faces": 200_000}
+"""configs/rehearsal.cfg's [render] (samples_per_shard: one scan a shard) with the level of
+detail's defaults (:class:`rendering.level_of_detail.DetailSettings`)."""
 
 
 def _cpu_s() -> float:
@@ -75,19 +80,52 @@ def stage_register(root: Path, model_path: str) -> dict:
                      "wall_s": time.perf_counter() - wall, "cpu_s": _cpu_s() - cpu,
                      "register_scan_s": status.get("metrics", {}).get("seconds"),
                      "truth_mm": status.get("truth_error_mm", {}).get("registered"),
+                     "truth_mean_mm": status.get("truth_error_mm", {}).get("registered",
+                                                                          {}).get("mean"),
                      "scan_budget": status.get("scan_budget"), "reason": status.get("reason")})
     return {"scans": rows, "peak_rss_mb": _peak_rss_mb()}
 
 
+def _render_settings(views: int, pixels_per_edge: float) -> dict:
+    return {**RENDER, "views_per_scan": views, "samples_per_shard": views,
+            "scan_pixels_per_edge": pixels_per_edge}
+
+
+def _registered(root: Path) -> list:
+    return [r for r in _records(root)
+            if (root / "registration" / r.scan_id / "mesh.ply").is_file()]
+
+
+def stage_levels(root: Path, views: int, pixels_per_edge: float) -> dict:
+    """The level-of-detail stage (:func:`rendering.levels.prepare_level`) for every
+    registered scan, one process, the folder emptied first (each scan decimated in the
+    measured time)."""
+    import shutil
+
+    from rendering.levels import LEVELS_FOLDER, prepare_level
+    shards = root / f"shards-{pixels_per_edge:g}-{views}"
+    shutil.rmtree(shards / LEVELS_FOLDER, ignore_errors=True)
+    rows = []
+    for record in _registered(root):
+        cpu = _cpu_s()
+        done = prepare_level(record.to_json(), str(root / "registration"), str(shards),
+                             _render_settings(views, pixels_per_edge))
+        rows.append({**done, "stage_cpu_s": _cpu_s() - cpu})
+    return {"scans": rows, "cpu_s": sum(r["stage_cpu_s"] for r in rows),
+            "peak_rss_mb": _peak_rss_mb()}
+
+
 def stage_render(root: Path, model_path: str, views: int, pixels_per_edge: float) -> dict:
-    """Render every registered scan's ``views`` sampled views into shards (one process)."""
+    """Render every registered scan's ``views`` sampled views into shards (one process),
+    drawing the levels :func:`stage_levels` wrote."""
     from rendering.worker import _renderer, plan_shards, render_shard
-    settings = {**RENDER, "views_per_scan": views, "samples_per_shard": views,
-                "scan_pixels_per_edge": pixels_per_edge}
-    records = [r for r in _records(root)
-               if (root / "registration" / r.scan_id / "mesh.ply").is_file()]
-    shards = root / f"shards-{pixels_per_edge:g}"
+    settings = _render_settings(views, pixels_per_edge)
+    records = _registered(root)
+    shards = root / f"shards-{pixels_per_edge:g}-{views}"
     shards.mkdir(parents=True, exist_ok=True)
+    for old in shards.glob("shard-*"):
+        old.unlink()  # rendered anew each run
+    (shards / "manifest.json").unlink(missing_ok=True)
     jobs = plan_shards("nphm", records, root / "registration", shards, settings, seed=0)
     _renderer(settings["resolution"])  # the worker's context, made before the clock starts
     wall, cpu = time.perf_counter(), _cpu_s()
@@ -117,9 +155,11 @@ def stage_quality(root: Path, model_path: str, n_views: int, levels: list[float]
         pixel_footprint_m,
         scan_for_views,
     )
+    from rendering.levels import aligned_surface, registration_frame
     from rendering.renderer import Renderer
     from rendering.sample import render_sample
-    from rendering.worker import _load_scan
+    from rendering.worker import _load_registration
+    from scans import load_scan
     from shards import sample_rng
     model = load_model(model_path)
     size = RENDER["resolution"]
@@ -134,7 +174,8 @@ def stage_quality(root: Path, model_path: str, n_views: int, levels: list[float]
         registration = root / "registration" / record.scan_id
         if not (registration / "mesh.ply").is_file():
             continue
-        _, surface, registered, _ = _load_scan(record.to_json(), registration, model)
+        surface = aligned_surface(load_scan(record), *registration_frame(registration))
+        registered, _ = _load_registration(registration, model)
         reg_gpu = renderer.upload_uv_mesh(registered)
         target = registered.verts_m[face_mask].mean(axis=0)
 
@@ -156,7 +197,8 @@ def stage_quality(root: Path, model_path: str, n_views: int, levels: list[float]
                                                          strict=True)]
         for level in levels:
             start = _cpu_s()
-            lod, choice = scan_for_views(surface, pixel_m, DetailSettings(level))
+            lod, choice = scan_for_views(surface, pixel_m,
+                                         DetailSettings(level, RENDER["scan_min_faces"]))
             decimate_cpu = _cpu_s() - start
             maps, cpu = draw(lod)
             diffs, smooth = [], []
@@ -213,6 +255,8 @@ def _child(args: list[str]) -> None:
     stage, root, model_path = args[0], Path(args[1]), args[2]
     if stage == "register":
         result = stage_register(root, model_path)
+    elif stage == "levels":
+        result = stage_levels(root, int(args[3]), float(args[4]))
     elif stage == "render":
         result = stage_render(root, model_path, int(args[3]), float(args[4]))
     else:
@@ -233,7 +277,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--scans", type=int, default=2)
-    parser.add_argument("--views", type=int, default=100)
+    parser.add_argument("--views", type=int, nargs="+", default=[6, 100],
+                        help="sampled views a scan, one run each (6: the default config's "
+                             "8 less its photo views; 100: the rehearsal's)")
     parser.add_argument("--quality-views", type=int, default=6)
     parser.add_argument("--scan-vertices", type=int, default=90_000)
     parser.add_argument("--release-faces", type=int, default=3_500_000)
@@ -258,9 +304,13 @@ def main() -> None:
             synth[name] = time.perf_counter() - start
     results = {}
     for name, root in ([] if args.only_quality else roots.items()):
-        results[name] = {"register": _run("register", str(root), model_path),
-                         "render": _run("render", str(root), model_path, str(args.views),
-                                        str(args.pixels_per_edge))}
+        results[name] = {"register": _run("register", str(root), model_path)}
+        for views in args.views:
+            ppe = str(args.pixels_per_edge)
+            results[name][f"levels-{views}"] = _run("levels", str(root), model_path, str(views),
+                                                    ppe)
+            results[name][f"render-{views}"] = _run("render", str(root), model_path, str(views),
+                                                    ppe)
         print(name, json.dumps(results[name]), flush=True)
     quality = _run("quality", str(roots["release"]), model_path, str(args.quality_views),
                    *[str(v) for v in sorted({args.pixels_per_edge, *args.quality_levels})])
@@ -277,25 +327,38 @@ def _table(results: dict, args: argparse.Namespace) -> None:
     def reg(name: str, key: str) -> float:
         return float(np.mean([s[key] for s in results[name]["register"]["scans"]]))
 
-    print(f"\n{args.scans} NPHM scans, {args.views} views each at 512 px, "
-          f"scan_pixels_per_edge {args.pixels_per_edge:g}\n")
-    print("| density | scan faces | samples / CPU-s | register wall s / CPU s a scan | "
-          "registered error mm (mean) | peak RSS MB register / render |")
-    print("|---|---|---|---|---|---|")
-    for name in ("rehearsal", "release"):
-        scans = results[name]["register"]["scans"]
-        faces = [s["scan_budget"]["faces_in"] for s in scans if s["scan_budget"]]
-        errors = [s["truth_mm"]["mean"] for s in scans if s["truth_mm"]]
-        print(f"| {name} | {min(faces):,}-{max(faces):,} | "
-              f"{results[name]['render']['samples_per_cpu_s']:.2f} | "
-              f"{reg(name, 'wall_s'):.2f} / {reg(name, 'cpu_s'):.2f} | "
-              f"{np.mean(errors):.2f} | {results[name]['register']['peak_rss_mb']:.0f} / "
-              f"{results[name]['render']['peak_rss_mb']:.0f} |")
-    rate = (results["release"]["render"]["samples_per_cpu_s"]
-            / results["rehearsal"]["render"]["samples_per_cpu_s"])
-    print(f"\nrendering rate, release / rehearsal: {rate:.2f}x (target >= 0.8x)")
-    print(f"registration wall, release / rehearsal: "
-          f"{reg('release', 'wall_s') / reg('rehearsal', 'wall_s'):.2f}x (target <= 2x)")
+    print(f"\n{args.scans} NPHM scans at 512 px, scan_pixels_per_edge "
+          f"{args.pixels_per_edge:g}\n")
+    print("| density | scan faces | views a scan | render samples / CPU-s | level stage CPU-s a "
+          "scan | samples / CPU-s, levels included | peak RSS MB register / levels / render |")
+    print("|---|---|---|---|---|---|---|")
+    for views in args.views:
+        for name in ("rehearsal", "release"):
+            scans = results[name]["register"]["scans"]
+            faces = [s["scan_budget"]["faces_in"] for s in scans if s["scan_budget"]]
+            render, levels = results[name][f"render-{views}"], results[name][f"levels-{views}"]
+            both = render["samples"] / (render["cpu_s"] + levels["cpu_s"])
+            print(f"| {name} | {min(faces):,}-{max(faces):,} | {views} | "
+                  f"{render['samples_per_cpu_s']:.2f} | {levels['cpu_s'] / len(scans):.2f} | "
+                  f"{both:.2f} | {results[name]['register']['peak_rss_mb']:.0f} / "
+                  f"{levels['peak_rss_mb']:.0f} / {render['peak_rss_mb']:.0f} |")
+    print()
+    for views in args.views:
+        rel, reh = results["release"], results["rehearsal"]
+        rate = (rel[f"render-{views}"]["samples_per_cpu_s"]
+                / reh[f"render-{views}"]["samples_per_cpu_s"])
+
+        def total(r: dict, views: int = views) -> float:
+            return r[f"render-{views}"]["samples"] / (r[f"render-{views}"]["cpu_s"]
+                                                       + r[f"levels-{views}"]["cpu_s"])
+        print(f"{views} views a scan: render stage rate, release / rehearsal: {rate:.2f}x "
+              f"(target >= 0.8x); with the level stage: {total(rel) / total(reh):.2f}x")
+    print(f"registration, release / rehearsal: wall {reg('release', 'wall_s'):.2f} / "
+          f"{reg('rehearsal', 'wall_s'):.2f} s a scan = "
+          f"{reg('release', 'wall_s') / reg('rehearsal', 'wall_s'):.2f}x, CPU "
+          f"{reg('release', 'cpu_s') / reg('rehearsal', 'cpu_s'):.2f}x (target <= 2x); errors "
+          f"{reg('release', 'truth_mean_mm'):.2f} / {reg('rehearsal', 'truth_mean_mm'):.2f} mm "
+          "(mean)")
     level = [r for r in results["quality"]["levels"]
              if r["pixels_per_edge"] == args.pixels_per_edge]
     print(f"scan pass at scan_pixels_per_edge {args.pixels_per_edge:g} against the full scan, "
