@@ -96,7 +96,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         raw, truth = Path(tmp) / "raw", Path(tmp) / "truth"
         options = write_synthetic("ava256", raw, truth, subjects=1, expressions=1, seed=0,
-                                  scan_vertices=20_000, texture_tile=args.texture // 4, views=1,
+                                  scan_vertices=20_000, ava256_texture_size=args.texture, views=1,
                                   tracked_vertices=args.vertices, ava256_downscale=16)
         record = list_scans("ava256", raw, **options)[0]
         scan = load_scan(record)

@@ -433,6 +433,10 @@ def main() -> None:
             killer.start()
         render_start = time.perf_counter() - run_start
         for dataset in datasets:
+            row = stage(f"levels {dataset}", ["PrepareScanLevels", "--dataset", dataset],
+                        "scans")
+            row["n"] = len(json.loads((build / "registration" / dataset / "summary.json")
+                                      .read_text())["registered_ids"])
             row = stage(f"render {dataset}", ["RenderDataset", "--dataset", dataset], "samples")
             row["n"] = json.loads((build / "shards" / dataset / "render.json").read_text()
                                   )["samples"]
@@ -474,6 +478,7 @@ def tail(args: argparse.Namespace, out: Path, build: Path, datasets: list[str],
                          "samples_mean": sum(counts) / len(counts),
                          "mb_mean": sum(sizes) / len(sizes) / 1e6},
               "manifest": time_manifests(build / "shards", datasets),
+              "photo_decode": {d: time_photo_decode(build, d) for d in datasets},
               "machine": machine()}
     if args.rerender:
         result["manifests_identical"] = {
@@ -485,6 +490,27 @@ def tail(args: argparse.Namespace, out: Path, build: Path, datasets: list[str],
         result["train"] = train_pass(paths, out / "train", steps=args.train_steps)
     (out / f"rehearsal{suffix}.json").write_text(json.dumps(result, indent=1) + "\n")
     print_table(result, args.workers)
+
+
+def time_photo_decode(build: Path, dataset: str, limit: int = 12) -> dict:
+    """CPU seconds to decode and undistort one calibrated photo of the synthetic ``dataset``
+    (as the render worker does), over up to ``limit`` photos, in this process."""
+    from scans import list_scans, load_photos
+    from scans.images import load_photo
+    raw = build / "raw" / dataset
+    options = json.loads((raw / "synthetic.json").read_text())["written"]
+    photos = []
+    for record in list_scans(dataset, raw, **options):
+        photos += load_photos(record)
+        if len(photos) >= limit:
+            break
+    if not photos:
+        return {"photos": 0}
+    photos = photos[:limit]
+    start = time.process_time()
+    sizes = {tuple(load_photo(p, undistort=True).shape[1::-1]) for p in photos}
+    return {"photos": len(photos), "cpu_s_per_photo": (time.process_time() - start)
+            / len(photos), "sizes": sorted(sizes)}
 
 
 def machine() -> dict:

@@ -81,6 +81,15 @@ class data(luigi.Config):  # noqa: N801
         default=stage_default(write_synthetic, "expressions"))
     synthetic_scan_vertices = luigi.IntParameter(
         default=stage_default(write_synthetic, "scan_vertices"))
+    synthetic_texture_tile = luigi.IntParameter(
+        default=256, description="synthetic NPHM and FaceScape texture height in pixels (the "
+        "atlas is 5 tiles wide; 1832: a 4K texture's pixel count, as FaceScape's TU models)")
+    synthetic_photo_width = luigi.IntParameter(
+        default=stage_default(write_synthetic, "photo_size")[0],
+        description="synthetic FaceScape photo width (4344 as released)")
+    synthetic_photo_height = luigi.IntParameter(
+        default=stage_default(write_synthetic, "photo_size")[1],
+        description="synthetic FaceScape photo height (2896 as released)")
     nphm_scan_faces = luigi.IntParameter(
         default=stage_default(write_synthetic, "nphm_scan_faces"),
         description="synthetic NPHM scans subdivided to at least this many faces "

@@ -61,8 +61,9 @@ class SynthesizeDataset(luigi.Task):
             self.dataset, raw_dir(self.dataset), truth_dir(self.dataset),
             subjects=settings.synthetic_subjects, expressions=settings.synthetic_expressions,
             seed=build().seed, scan_vertices=settings.synthetic_scan_vertices,
-            texture_tile=256, views=3, ict_path=model().ict_path or None,
-            nphm_scan_faces=settings.nphm_scan_faces)
+            texture_tile=settings.synthetic_texture_tile, views=3,
+            photo_size=(settings.synthetic_photo_width, settings.synthetic_photo_height),
+            ict_path=model().ict_path or None, nphm_scan_faces=settings.nphm_scan_faces)
         self.output().write({"dataset": self.dataset, "written": report,
                              "seconds": time.perf_counter() - start})
 

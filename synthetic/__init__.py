@@ -32,16 +32,18 @@ def write_synthetic(dataset: str, raw_root: str | Path, truth_root: str | Path,
                     photo_size: tuple[int, int] = (320, 240), tracked_vertices: int = 8000,
                     ict_path: str | Path | None = None, ava256_downscale: int = 4,
                     head_pose_form: str = "txt", calibration_form: str = "json",
-                    ava256_folder_form: str = "download", nphm_scan_faces: int = 0) -> dict:
+                    ava256_folder_form: str = "download", nphm_scan_faces: int = 0,
+                    ava256_texture_size: int = 1024) -> dict:
     """Write a synthetic data set in ``dataset``'s layout; return the adapter options
     (keyword arguments for ``list_scans``) that read it.
 
     scan_vertices : about this many vertices per scan surface (NPHM, FaceScape TU, and the
         Ava256 photo subject); tracked_vertices : Ava256's tracked-mesh topology size;
-    texture_tile : texture height in pixels (width is 5 tiles; Ava256's uv textures are
-        4 x texture_tile square, 1024 at the build's 256 as released); photo_size : (width,
-        height)
-    of FaceScape photos (Ava256 photos are its 2668 x 4096 sensor / ``ava256_downscale``);
+    texture_tile : NPHM and FaceScape texture height in pixels (the atlas is 5 tiles wide;
+        1832 gives a 4K texture's 16.8M pixels); ava256_texture_size : Ava256's square uv
+        textures (1024 as released); photo_size : (width, height) of FaceScape photos (4344 x
+        2896 as released; Ava256 photos are its 2668 x 4096 sensor / ``ava256_downscale``,
+        667 x 1024 as released at 4);
     head_pose_form ("txt" | "npy"), calibration_form ("json" | "pkl"): Ava256 file forms;
     ava256_folder_form: capture folder names, "download" (as ava-256's download.py writes
     them), "ghs" (as its DATASHEET.md shows) or "mixed";
@@ -62,7 +64,7 @@ def write_synthetic(dataset: str, raw_root: str | Path, truth_root: str | Path,
         return write_ava256(ict, raw_root, truth_root, subjects, expressions, seed,
                             scan_vertices, tracked_vertices, noise_m, detail_m, views,
                             ava256_downscale, head_pose_form, calibration_form,
-                            ava256_folder_form, 4 * texture_tile)
+                            ava256_folder_form, ava256_texture_size)
     raise ValueError(f"unknown data set {dataset!r}; known: {DATASETS}")
 
 

@@ -16,8 +16,9 @@ from synthetic.splat import render_mesh
 
 TINY = {"subjects": 1, "expressions": 2, "scan_vertices": 20_000, "texture_tile": 128,
         "views": 3, "photo_size": (160, 120), "tracked_vertices": 8000,
-        "ava256_downscale": 16}
-"""Ava256 photos are its 2668 x 4096 sensor / 16 here (166 x 256), / 4 as released."""
+        "ava256_downscale": 16, "ava256_texture_size": 512}
+"""Ava256 photos are its 2668 x 4096 sensor / 16 here (166 x 256), / 4 as released; its uv
+textures 512 square here, 1024 as released."""
 
 
 def tiny_set(tmp_path_factory, dataset: str, **forms) -> tuple[Path, Path, dict]:

@@ -306,5 +306,5 @@ def test_uv_texture_avif_members_decode(tmp_path_factory):
     with zipfile.ZipFile(_captures(raw)[0] / "decoder" / "uv_image" / "color.zip") as archive:
         names = archive.namelist()
         image = Image.open(io.BytesIO(archive.read(names[0])))
-        assert image.format == "AVIF" and image.size == (512, 512)  # 4 x texture_tile
+        assert image.format == "AVIF" and image.size == (512, 512)  # TINY's size
     assert all(re.fullmatch(r"color/\d{6}\.avif", n) for n in names)
