@@ -54,11 +54,16 @@ RSS_EARLY_SAMPLES = 500
 
 
 def config_value(config: Path, section: str, key: str) -> str:
+    """The config file's value, else the build's default (configs hold only changes)."""
     from configparser import ConfigParser
 
+    import pipeline.config
     parser = ConfigParser()
     parser.read(config)
-    return parser.get(section, key)
+    if parser.has_option(section, key):
+        return parser.get(section, key)
+    default = getattr(getattr(pipeline.config, section), key)._default
+    return json.dumps(list(default)) if isinstance(default, tuple | list) else str(default)
 
 
 class Cluster:
