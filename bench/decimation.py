@@ -6,7 +6,9 @@ draws with the result against the full scan (normal angle and depth on pixels bo
 ``SCAN_FOLDER`` is an NPHM scan folder (``scan.ply`` + texture + ``flame.ply``), e.g. written by
 ``synthetic.nphm.write_nphm(..., scan_faces=3_500_000)``. Each library runs in its own process
 (its peak RSS is that process's), on the scan in metres; open3d is measured only when it
-imports (it is not a dependency of the project; nor is pyfqmr: install either to measure it).
+imports (it is not a dependency of the project; nor are pyfqmr and meshoptimizer: install them
+to measure them; ``meshoptimizer==0.2.30a0``, zeux/meshoptimizer's own bindings: ``simplify``
+collapses onto existing vertices, ``simplify_sloppy`` clusters them).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from rendering.renderer import Renderer
 from scans import ScanRecord
 from scans.datasets import load_scan
 
-CANDIDATES = ("fast_simplification", "pyfqmr", "open3d")
+CANDIDATES = ("fast_simplification", "pyfqmr", "meshoptimizer", "meshoptimizer_sloppy", "open3d")
 
 
 def load_nphm_scan(folder: Path):
@@ -53,6 +55,21 @@ def run_candidate(name: str, verts: np.ndarray, faces: np.ndarray,
         simplifier.simplify_mesh(target_count=n_faces, preserve_border=True, verbose=False)
         out_verts, out_faces, _ = simplifier.getMesh()
         return out_verts, out_faces
+    if name.startswith("meshoptimizer"):
+        import meshoptimizer
+        indices = np.ascontiguousarray(faces, np.uint32).reshape(-1)
+        points = np.ascontiguousarray(verts, np.float32)
+        kept = np.empty_like(indices)
+        if name == "meshoptimizer":
+            count = meshoptimizer.simplify(kept, indices, points, target_index_count=3 * n_faces,
+                                           target_error=1.0,
+                                           options=meshoptimizer.SIMPLIFY_LOCK_BORDER)
+        else:
+            count = meshoptimizer.simplify_sloppy(kept, indices, points,
+                                                  target_index_count=3 * n_faces,
+                                                  target_error=1.0)
+        used, local = np.unique(kept[:count], return_inverse=True)
+        return points[used], local.reshape(-1, 3)
     if name == "open3d":
         import open3d
         mesh = open3d.geometry.TriangleMesh(open3d.utility.Vector3dVector(verts),

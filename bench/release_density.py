@@ -283,6 +283,10 @@ def main() -> None:
     parser.add_argument("--quality-views", type=int, default=6)
     parser.add_argument("--scan-vertices", type=int, default=90_000)
     parser.add_argument("--release-faces", type=int, default=3_500_000)
+    parser.add_argument("--noise-mm", type=float, default=0.1,
+                        help="the synthetic scans' sensor noise (0: noise-free)")
+    parser.add_argument("--detail-mm", type=float, default=0.1,
+                        help="the synthetic scans' fine-detail amplitude (0: none)")
     parser.add_argument("--pixels-per-edge", type=float, default=RENDER["scan_pixels_per_edge"])
     parser.add_argument("--quality-levels", type=float, nargs="*", default=[],
                         help="more pixels-per-edge levels to measure against the full scan")
@@ -299,7 +303,8 @@ def main() -> None:
             start = time.perf_counter()
             write_synthetic("nphm", root / "raw", root / "truth", subjects=args.scans,
                             expressions=1, seed=0, scan_vertices=args.scan_vertices,
-                            texture_tile=256,
+                            texture_tile=256, noise_mm=args.noise_mm,
+                            detail_mm=args.detail_mm,
                             nphm_scan_faces=args.release_faces if name == "release" else 0)
             synth[name] = time.perf_counter() - start
     results = {}

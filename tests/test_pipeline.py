@@ -100,8 +100,12 @@ def test_default_build_end_to_end_writes_every_output(built):
     page = (built / "report" / "index.html").read_text()
     assert "data:image/png;base64," in page and "Registration accuracy" in page
     assert "Photo alignment" in page and "photo-0.png" in page and "Optional files" in page
-    for stage in ("train", "fit and evaluate", "register nphm", "render facescape"):
+    for stage in ("train", "fit and evaluate", "register nphm", "render facescape",
+                  "levels of detail nphm"):
         assert summary["timings_s"][stage] > 0
+    for name in ("nphm", "facescape"):  # small scans: drawn as they are, not even read again
+        levels = read(built / "shards" / name / "lod" / "levels.json")
+        assert (levels["full"], levels["decimated"], levels["failed"]) == (2, 0, 0), levels
 
 
 def test_rerun_with_nothing_changed_does_nothing(built):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scans_support import distance_to_mesh, foreground, silhouette_outside, tiny_set
 
-from scans import list_scans
+from scans import list_scans, load_photos
 from scans.datasets import load_scan
 from scans.errors import ScanError
 from scans.images import load_photo
@@ -57,6 +57,25 @@ def test_scan_lies_on_true_surface_within_noise(synthetic):
         if scan.vertex_colors is not None:
             assert scan.vertex_colors.shape == (len(scan.verts_m), 3)
             assert scan.vertex_colors.dtype == np.uint8
+
+
+def test_geometry_only_and_photos_only_reads_match_the_whole_read(synthetic):
+    """What the registration reads (no appearance) and the render stage reads beside a level
+    of detail (photos only) are the same as the whole read's parts."""
+    dataset, raw, _, options = synthetic
+    record = list_scans(dataset, raw, **options)[0]
+    whole = load_scan(record)
+    geometry = load_scan(record, appearance=False)
+    np.testing.assert_array_equal(geometry.verts_m, whole.verts_m)
+    np.testing.assert_array_equal(geometry.faces, whole.faces)
+    np.testing.assert_array_equal(geometry.landmarks_m, whole.landmarks_m)
+    assert geometry.texture is None and whole.texture is not None
+    photos = load_photos(record)
+    assert len(photos) == len(whole.photos)
+    for a, b in zip(photos, whole.photos, strict=True):
+        for field in dataclasses.fields(a):
+            np.testing.assert_array_equal(getattr(a, field.name), getattr(b, field.name))
+    assert (len(whole.photos) > 0) == (dataset != "nphm")
 
 
 def test_photo_cameras_put_true_landmarks_and_silhouette_on_the_face(synthetic):
