@@ -282,6 +282,48 @@ def rss_by_render_stage(series: list[dict], stages: list[dict]) -> list[dict]:
     return rows
 
 
+def peak_rss_by_stage(series: list[dict], stages: list[dict]) -> dict[str, float]:
+    """Per stage: the largest RSS (MB) any worker process had while it ran."""
+    peaks = {}
+    for row in stages:
+        inside = [s for s in series if row["t0"] <= s["t"] <= row["t1"]]
+        peaks[row["stage"]] = max((mb / 1e6 for s in inside for mb in s["rss"].values()),
+                                  default=0.0)
+    return peaks
+
+
+SPLIT = {"nphm": 6_100, "facescape": 850, "ava256": 850}
+"""Assumed scans a data set in the 976K build (configs/full.cfg: ~7,800 scans, NPHM ~6,100;
+the rest split evenly), 125 samples each."""
+
+
+def per_dataset(result: dict) -> list[dict]:
+    """Per data set: registration and level-of-detail worker CPU-s a scan, rendered samples
+    per worker CPU-s, the peak worker RSS over its stages, photo decode CPU-s a photo, and
+    the 976K projection (CPU-h) under the :data:`SPLIT` assumption."""
+    rows = []
+    stages = {row["stage"]: row for row in result["stages"]}
+    peaks = result.get("peak_rss_mb", {})
+    for dataset, scans in SPLIT.items():
+        if f"render {dataset}" not in stages:
+            continue
+        register, levels = stages[f"register {dataset}"], stages.get(f"levels {dataset}")
+        render = stages[f"render {dataset}"]
+        register_s = register["worker_cpu_s"] / max(register["n"], 1)
+        levels_s = levels["worker_cpu_s"] / max(levels["n"], 1) if levels else 0.0
+        rate = render["n"] / render["worker_cpu_s"]
+        samples = scans * TOTAL_SAMPLES / TOTAL_SCANS
+        rows.append({"dataset": dataset, "register_cpu_s_per_scan": register_s,
+                     "levels_cpu_s_per_scan": levels_s, "samples_per_worker_cpu_s": rate,
+                     "peak_rss_mb": max(peaks.get(f"{k} {dataset}", 0.0)
+                                        for k in ("register", "levels", "render")),
+                     "photo_decode_s": result.get("photo_decode", {}).get(dataset, {}).get(
+                         "cpu_s_per_photo"),
+                     "scans": scans, "samples": samples,
+                     "cpu_h": (scans * (register_s + levels_s) + samples / rate) / 3600})
+    return rows
+
+
 def time_manifests(shards_root: Path, datasets: list[str]) -> dict:
     """Seconds to rebuild every data set's manifest from the shards' sidecars into a scratch
     folder, and to read and list it back."""
@@ -478,6 +520,7 @@ def tail(args: argparse.Namespace, out: Path, build: Path, datasets: list[str],
     series_path = out / f"rss_series{suffix}.json"
     series = json.loads(series_path.read_text()) if series_path.exists() else []
     result = {**saved, "rss_by_stage": rss_by_render_stage(series, saved["stages"]),
+              "peak_rss_mb": peak_rss_by_stage(series, saved["stages"]),
               "shards": {"count": len(paths), "bytes": sum(sizes),
                          "samples_min": min(counts), "samples_max": max(counts),
                          "samples_mean": sum(counts) / len(counts),
@@ -539,8 +582,6 @@ def print_table(result: dict, workers: int) -> None:
     print("\n| stage | count | wall s | /s wall | worker CPU-s | client CPU-s | "
           "per worker CPU-s | per CPU-s, all |")
     print("|---|---|---|---|---|---|---|---|")
-    render_cpu = render_n = 0.0
-    register_cpu = register_n = 0.0
     for row in result["stages"]:
         cpu = row["worker_cpu_s"] + row["client_cpu_s"]
         n = row["n"]
@@ -551,10 +592,6 @@ def print_table(result: dict, workers: int) -> None:
         count = f"{n} {row['count']}" if n else "-"
         print(f"| {row['stage']} | {count} | {row['wall_s']:.0f} | {rate} | "
               f"{worker_cpu:.0f} | {row['client_cpu_s']:.0f} | {per_worker} | {per_cpu} |")
-        if row["stage"].startswith("render") and n:
-            render_cpu, render_n = render_cpu + worker_cpu, render_n + n
-        if row["stage"].startswith("register") and n:
-            register_cpu, register_n = register_cpu + worker_cpu, register_n + n
     shards = result["shards"]
     print(f"\nshards: {shards['count']}, {shards['bytes'] / 1e9:.2f} GB, "
           f"{shards['samples_min']}-{shards['samples_max']} samples (mean "
@@ -581,15 +618,23 @@ def print_table(result: dict, workers: int) -> None:
               f"{training['samples_per_s_needed']:.0f}"
               f" samples/s needed ({loader['samples_per_s'] / training['samples_per_s_needed']:.1f}"
               "x covered)")
-    if render_n and register_n:
-        render_h = TOTAL_SAMPLES / (render_n / render_cpu) / 3600
-        register_h = TOTAL_SCANS / (register_n / register_cpu) / 3600
-        print(f"\nprojection, {TOTAL_SAMPLES} samples from {TOTAL_SCANS} scans at the workers' "
-              "per-CPU-s rates (Luigi's fixed start-up cost left out): "
-              f"render {render_h:.0f} CPU-h, register {register_h:.1f} CPU-h; on N "
-              "one-core CPU workers (linear): "
-              + ", ".join(f"N={n}: {(render_h + register_h) / n:.1f} h" for n in (16, 64, 256))
-              + "; on N GPUs: not measured (no GPU lent)")
+    rows = per_dataset(result)
+    if rows:
+        print(f"\nper data set; the 976K projection assumes {SPLIT} scans, "
+              f"{TOTAL_SAMPLES // TOTAL_SCANS} samples each\n")
+        print("| data set | registration CPU-s a scan | level of detail CPU-s a scan | "
+              "rendered samples / worker CPU-s | worker peak RSS MB | photo decode CPU-s a "
+              "photo | 976K share: scans, samples | CPU-h |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            decode = f"{r['photo_decode_s']:.2f}" if r["photo_decode_s"] else "no photos"
+            print(f"| {r['dataset']} | {r['register_cpu_s_per_scan']:.1f} | "
+                  f"{r['levels_cpu_s_per_scan']:.1f} | {r['samples_per_worker_cpu_s']:.2f} | "
+                  f"{r['peak_rss_mb']:.0f} | {decode} | {r['scans']:,}, "
+                  f"{r['samples']:,.0f} | {r['cpu_h']:.1f} |")
+        total = sum(r["cpu_h"] for r in rows)
+        print(f"| all | | | | | | | {total:.1f} |\non N one-core CPU workers (linear): "
+              + ", ".join(f"N={n}: {total / n:.1f} h" for n in (16, 64, 256)))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from rendering.level_of_detail import (
     write_level,
 )
 from scans import Scan, ScanError, ScanRecord, load_scan
+from shards.allocator import release_freed_memory
 
 LEVELS_FOLDER = "lod"
 
@@ -103,6 +104,7 @@ def prepare_level(record_json: dict, registration_dir: str, shards_dir: str,
     lod, choice = scan_for_views(aligned_surface(scan, *registration_frame(scan_dir)), pixel_m,
                                  detail)
     del scan
+    release_freed_memory()  # the dense scan's pages back to the OS before the next task
     if choice.faces_used == choice.faces_in:
         path.unlink(missing_ok=True)
         return {**done, "faces_in": choice.faces_in, "level": "full"}

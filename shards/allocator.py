@@ -33,3 +33,19 @@ def retain_freed_memory() -> bool:
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
                 and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+
+
+def release_freed_memory() -> bool:
+    """Hand the heap's free pages back to the OS (glibc ``malloc_trim(0)``); False where not
+    glibc. For long-lived workers after a task that held a large transient (a dense scan
+    read and decimated): freed blocks below glibc's mmap threshold otherwise stay resident."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes = (ctypes.c_size_t,)
+    trim(0)
+    return True
