@@ -1,14 +1,14 @@
 """Level of detail of the scan pass: a release-density scan decimated to what a view can show.
 
-NPHM's scans have ~3.5M faces (NPHM paper); at 512 px a face pixel covers ~0.35 mm of skin, so
-most of those triangles fall several to a pixel and only cost rasterisation time (on a CPU
-rasteriser the draw time grows with the face count: 0.6 CPU-s for 4.7M faces against 0.07 for
-200k). The scan drawn for the normal, depth and rgb maps is therefore decimated once per scan
-(quadric edge collapse, ``fast_simplification``: see docs/rendering.md for the candidates
-measured) to about one triangle edge per ``pixels_per_edge`` pixels at the largest footprint
-the sampled views can give the head (``head_fill`` max of ``head_extent_m`` over the image
-height). Open borders (holes, the neck) are kept so silhouettes do not move. The registered
-(uv) mesh is never decimated.
+NPHM's scans have ~3.5M faces (NPHM paper); at 512 px a pixel covers ~0.7 mm of skin in the
+closest views, so most of those triangles fall several to a pixel and only cost rasterisation
+time (on a CPU rasteriser the draw time grows with the face count: 0.6 CPU-s for 4.7M faces
+against 0.07 for 200k). The scan drawn for the normal, depth and rgb maps is therefore
+decimated once per scan (quadric edge collapse, ``fast_simplification``: see docs/rendering.md
+for the candidates measured) to about one triangle edge per ``pixels_per_edge`` pixels at the
+largest footprint the sampled views can give the head (``head_fill`` max of ``head_extent_m``
+over the image height). Open borders (holes, the neck) are kept so silhouettes do not move.
+The registered (uv) mesh is never decimated.
 
 The level is written per scan (:func:`write_level`) under a stamp of the scan's registration
 key, the settings, the footprint and the decimator (:func:`level_stamp`), so the render stage

@@ -67,11 +67,18 @@ def registration_frame(registration_scan_dir: Path) -> tuple[np.ndarray, np.ndar
         return np.asarray(stored["R"]), np.asarray(stored["t"])
 
 
+def to_aligned_frame(points_m: np.ndarray, rotation: np.ndarray,
+                     translation: np.ndarray) -> np.ndarray:
+    """Scan-frame points (N, 3) metres into the registration's model-aligned frame:
+    ``R^T (x - t)``."""
+    return (np.asarray(points_m) - translation) @ rotation
+
+
 def aligned_surface(scan: Scan, rotation: np.ndarray, translation: np.ndarray) -> Surface:
-    """The scan as a :class:`Surface` in the model-aligned frame, ``R^T (x - t)`` (its
-    texture is already sampled into its vertex colours)."""
-    return Surface((scan.verts_m - translation) @ rotation, scan.faces, scan.vertex_colors,
-                   scan.texture, scan.uv_corners)
+    """The scan as a :class:`Surface` in the model-aligned frame (its texture is already
+    sampled into its vertex colours)."""
+    return Surface(to_aligned_frame(scan.verts_m, rotation, translation), scan.faces,
+                   scan.vertex_colors, scan.texture, scan.uv_corners)
 
 
 def prepare_level(record_json: dict, registration_dir: str, shards_dir: str,

@@ -49,12 +49,12 @@ def alignment_overlay(renderer: Renderer, photo_rgb: np.ndarray, camera: Camera,
     uv_rgb = np.concatenate([uv * 255.0, np.full((*uv.shape[:2], 1), 64.0)], axis=2)
     scale = height / photo_rgb.shape[0]
     size = (max(1, round(photo_rgb.shape[1] * scale)), height)
+    # blended at the picture's size, not the photo's (a 12 MP photo: 2 s a view)
     small = np.asarray(Image.fromarray(photo_rgb).resize(size, Image.Resampling.BILINEAR))
+    rows = np.minimum(((np.arange(size[1]) + 0.5) / scale).astype(int), photo_rgb.shape[0] - 1)
+    cols = np.minimum(((np.arange(size[0]) + 0.5) / scale).astype(int), photo_rgb.shape[1] - 1)
     panels = []
     for colours, mask in ((normal_rgb, surface["mask"]), (uv_rgb, valid)):
-        # blended at the picture's size, not the photo's (a 12 MP photo: 2 s a view)
-        rows = np.minimum(((np.arange(size[1]) + 0.5) / scale).astype(int), mask.shape[0] - 1)
-        cols = np.minimum(((np.arange(size[0]) + 0.5) / scale).astype(int), mask.shape[1] - 1)
         panel = Image.fromarray(_blend(small, colours[rows][:, cols],
                                        mask[rows][:, cols]))
         for points, colour, cross in ((scan_landmarks_m, SCAN_LANDMARK_RGB, False),

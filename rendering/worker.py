@@ -31,6 +31,7 @@ from rendering.levels import (
     registration_frame,
     registration_of,
     registration_status,
+    to_aligned_frame,
 )
 from rendering.maps import render_maps_for_photo
 from rendering.photo import crop_box, crop_camera, crop_photo
@@ -167,9 +168,8 @@ def _model(model_path: str) -> FlameModel:
 
 def to_sample_frame(points_m: np.ndarray, registration_scan_dir: Path) -> np.ndarray:
     """Points (N, 3) of a scan's frame (e.g. its ground truth) in the frame its samples'
-    ``w2c`` start from (the model-aligned frame of its registration): R^T (x - t)."""
-    rotation, translation = registration_frame(Path(registration_scan_dir))
-    return (np.asarray(points_m) - translation) @ rotation
+    ``w2c`` start from (the model-aligned frame of its registration)."""
+    return to_aligned_frame(points_m, *registration_frame(Path(registration_scan_dir)))
 
 
 def render_shard(job: ShardJob, model_path: str) -> dict:
@@ -246,8 +246,8 @@ def _load_registration(registration: Path, model: FlameModel) -> tuple[UVMesh, d
         rotation, translation = stored["R"], stored["t"]
     params["scale"] = params["scale"].reshape(())
     registered_m = read_ply(registration / "mesh.ply").verts
-    registered = UVMesh((registered_m - translation) @ rotation, model.faces, model.vt,
-                        model.ft)
+    registered = UVMesh(to_aligned_frame(registered_m, rotation, translation), model.faces,
+                        model.vt, model.ft)
     return registered, {**params, "R": rotation, "t": translation}
 
 

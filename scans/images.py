@@ -96,7 +96,7 @@ def undistort_image(image: np.ndarray, K: np.ndarray, dist: np.ndarray) -> np.nd
     if not np.any(dist):
         return image
     h, w = image.shape[:2]
-    # float32 (4e-4 px at 4344 px wide; a 12 MP photo: 0.6 GB less and ~3x faster than float64)
+    # float32 (4e-4 px at 4344 px wide; a 12 MP photo: 1.6 against 2.8 CPU-s in float64)
     x = ((np.arange(w, dtype=np.float32) - np.float32(K[0, 2])) / np.float32(K[0, 0]))[None, :]
     y = ((np.arange(h, dtype=np.float32) - np.float32(K[1, 2])) / np.float32(K[1, 1]))[:, None]
     xy = np.stack(np.broadcast_arrays(x, y), axis=-1)

@@ -20,15 +20,21 @@ MMAP_THRESHOLD_BYTES = 32 << 20
 TRIM_THRESHOLD_BYTES = 256 << 20
 
 
+def _glibc_function(name: str):
+    """The C library's function ``name``, or None where there is no such (non-glibc) one."""
+    library = ctypes.util.find_library("c")
+    if library is None:
+        return None
+    try:
+        return getattr(ctypes.CDLL(library), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def retain_freed_memory() -> bool:
     """Raise glibc's mmap and trim thresholds for this process; False where not glibc."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    mallopt = _glibc_function("mallopt")
+    if mallopt is None:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
@@ -39,12 +45,8 @@ def release_freed_memory() -> bool:
     """Hand the heap's free pages back to the OS (glibc ``malloc_trim(0)``); False where not
     glibc. For long-lived workers after a task that held a large transient (a dense scan
     read and decimated): freed blocks below glibc's mmap threshold otherwise stay resident."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):
+    trim = _glibc_function("malloc_trim")
+    if trim is None:
         return False
     trim.argtypes = (ctypes.c_size_t,)
     trim(0)
